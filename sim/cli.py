@@ -1,0 +1,189 @@
+"""The ``sim`` command line.
+
+    sim run SCENARIO.toml [--seed N | --seeds K] [--workers W] [--out DIR] [--overwrite]
+    sim plant RUN_DIR PLANT_ID [--seed S]
+    sim metrics (--observed | RUN_DIR) --out FILE.csv
+    sim report RUN_DIR [--out DIR]
+    sim params            (every parameter with its default and range)
+    sim validate SCENARIO.toml
+
+Bad input (a malformed scenario, an unknown region or sector code, a parameter out of range, an
+existing output folder) is refused with a message naming the field, exit code 2, before anything is
+run or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from sim.params import ParameterError, Params, ranges
+from sim.scenario import ScenarioError, load_scenario
+
+EXIT_BAD_INPUT = 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= v < 2**63:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="sim", description="Agent-based simulator of Britain's "
+                                 "advanced-manufacturing geography, 1973-2016 and beyond.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a scenario and write a run folder")
+    r.add_argument("scenario", type=Path, help="scenario TOML file (e.g. scenarios/baseline.toml)")
+    r.add_argument("--seed", type=_seed, default=0, help="random seed (first seed of an ensemble); default 0")
+    r.add_argument("--seeds", type=_positive_int, default=1, help="number of seeds (an ensemble); default 1")
+    r.add_argument("--workers", type=_positive_int, default=1, help="worker processes for an ensemble")
+    r.add_argument("--out", type=Path, default=None, help="output folder (default runs/NAME-TIMESTAMP)")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    r.add_argument("--track-plants", action="store_true", help="keep each plant's yearly history")
+
+    pv = sub.add_parser("plant", help="show one plant's record, events and history from a run folder")
+    pv.add_argument("run_dir", type=Path)
+    pv.add_argument("plant_id", type=int)
+    pv.add_argument("--seed", type=int, default=None)
+
+    m = sub.add_parser("metrics", help="concentration metrics of a run or of the observed ONS data")
+    m.add_argument("run_dir", type=Path, nargs="?", default=None)
+    m.add_argument("--observed", action="store_true", help="metrics of the observed ONS GVA data")
+    m.add_argument("--out", type=Path, required=True, help="CSV file to write")
+
+    rep = sub.add_parser("report", help="figures and a Markdown report of a run against the targets")
+    rep.add_argument("run_dir", type=Path)
+    rep.add_argument("--out", type=Path, default=None, help="report folder (default RUN_DIR/report)")
+
+    sub.add_parser("params", help="list every parameter with its default, range and meaning")
+    v = sub.add_parser("validate", help="check a scenario file without running it")
+    v.add_argument("scenario", type=Path)
+    return ap
+
+
+def _fail(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    try:
+        sc = load_scenario(a.scenario)
+    except (ScenarioError, ParameterError) as e:
+        return _fail(str(e))
+    out = a.out or Path("runs") / f"{sc.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not a.overwrite:
+        return _fail(f"--out {out} exists and is not empty (use --overwrite to replace it)")
+    from sim.runner import simulate, simulate_many
+
+    t0 = time.perf_counter()
+    if a.seeds == 1:
+        res = simulate(sc, seed=a.seed, track_plants=a.track_plants)
+    else:
+        res = simulate_many(sc, seeds=range(a.seed, a.seed + a.seeds), workers=a.workers,
+                            track_plants=a.track_plants)
+    res.manifest["scenario_file"] = str(a.scenario)
+    res.manifest["command"] = " ".join(["sim", *sys.argv[1:]]) if sys.argv else "sim run"
+    res.save(out, overwrite=a.overwrite)
+    mv = res.model_vars
+    last = mv[mv["year"] == mv["year"].max()]
+    print(f"wrote {out} ({len(res.seeds)} seed(s), {sc.start_year}-{sc.end_year}, "
+          f"{time.perf_counter() - t0:.1f} s)")
+    print(f"  {mv['year'].max()}: plants {last['plants'].median():,.0f}, output GBP {last['output'].median() / 1000:,.1f} bn, "
+          f"foreign share {last['foreign_output_share'].median():.2f}, TIR share {last['tir_output_share'].median():.2f}")
+    return 0
+
+
+def cmd_plant(a: argparse.Namespace) -> int:
+    from sim.results import Results
+
+    try:
+        res = Results.load(a.run_dir)
+        view = res.plant(a.plant_id, a.seed)
+    except (FileNotFoundError, KeyError) as e:
+        return _fail(str(e).strip("'\""))
+    print("record:")
+    for k, v in view["record"].items():
+        print(f"  {k}: {v}")
+    print("events:")
+    print(view["events"].to_string(index=False) if len(view["events"]) else "  (none)")
+    if "history" in view:
+        print("history:")
+        print(view["history"].to_string(index=False))
+    return 0
+
+
+def cmd_metrics(a: argparse.Namespace) -> int:
+    if a.observed == (a.run_dir is not None):
+        return _fail("give either --observed or a RUN_DIR")
+    from sim import report
+
+    if a.observed:
+        df = report.observed_metrics()
+    else:
+        if not (a.run_dir / "manifest.json").is_file():
+            return _fail(f"{a.run_dir} is not a complete run folder (no manifest.json)")
+        df = report.metrics_for_run(a.run_dir)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = a.out.with_name(a.out.name + ".partial")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, a.out)
+    print(f"wrote {a.out} ({len(df)} rows)")
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    if not (a.run_dir / "manifest.json").is_file():
+        return _fail(f"{a.run_dir} is not a complete run folder (no manifest.json)")
+    from sim import report
+
+    path = report.write_report(a.run_dir, a.out)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_params(a: argparse.Namespace) -> int:
+    rng = ranges()
+    for name, f in Params.model_fields.items():
+        lo_hi = f"[{rng[name][0]:g}, {rng[name][1]:g}]" if name in rng else ""
+        print(f"{name:42s} {str(f.default):>10s} {lo_hi:>18s}  {f.description}")
+    return 0
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    try:
+        sc = load_scenario(a.scenario)
+    except (ScenarioError, ParameterError) as e:
+        return _fail(str(e))
+    print(f"{a.scenario}: ok ({sc.name}, {sc.start_year}-{sc.end_year}, {len(sc.interventions)} intervention(s))")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"run": cmd_run, "plant": cmd_plant, "metrics": cmd_metrics, "report": cmd_report,
+               "params": cmd_params, "validate": cmd_validate}[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

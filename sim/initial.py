@@ -1,0 +1,66 @@
+"""The 1973 starting state: regions and plants.
+
+The 1973 plant population is only partly known, so it is built from data plus assumptions with free
+parameters (documented in docs/ODD.md, "Initialisation"):
+
+- data: region population (1981, or 1998 for UKM6/8/9), the 1970 industry share of the NUTS-1 area
+  (Rosés-Wolf), the TIR set, GERD 2013-16 as the pattern of the science base;
+- assumptions: sector shares of plants and output, historic cluster locations and weights
+  (``sim/data/clusters.csv``), the TIR boost, plant size and productivity dispersion, foreign shares.
+
+``initial_state = "uniform"`` instead gives identical regions and identical plants (path-dependence
+experiments: Arthur's urn).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.datasets import SECTOR_CODES, load_clusters, load_regions, load_sectors, region_index
+from sim.params import Params
+
+
+def legacy_location_weights(p: Params) -> np.ndarray:
+    """(R x S) probabilities of a 1973 plant of sector s being in region r:
+    ``pop_r x industry share_r x tir_boost^TIR x (1 + strength x cluster weight_rs)``, normalised."""
+    reg = load_regions()
+    base = (reg["population_base"] * reg["industry_share_1970_nuts1"]).to_numpy()
+    base = base * np.where(reg["tir"].to_numpy(), p.legacy_tir_boost, 1.0)
+    cl = np.zeros((len(reg), len(SECTOR_CODES)))
+    ridx = region_index()
+    sidx = {c: i for i, c in enumerate(SECTOR_CODES)}
+    for row in load_clusters().itertuples():
+        cl[ridx[row.region], sidx[row.sector]] += row.weight
+    w = base[:, None] * (1.0 + p.legacy_cluster_strength * cl)
+    return w / w.sum(axis=0, keepdims=True)
+
+
+def initial_plants(p: Params, demand0: np.ndarray, rng: np.random.Generator, n_regions: int) -> dict:
+    """Columns of the plants open in the start year (see :mod:`sim.plants`)."""
+    sec = load_sectors()
+    S = len(SECTOR_CODES)
+    n_s = np.floor(p.n_plants_start * sec["plant_share_1973"].to_numpy()).astype(np.int64)
+    n_s[-1] += p.n_plants_start - n_s.sum()
+    if p.initial_state == "uniform":
+        per = np.maximum(n_s // n_regions, 1)
+        counts = np.repeat(per[None, :], n_regions, axis=0)
+    else:
+        prob = legacy_location_weights(p)
+        counts = np.stack([rng.multinomial(n_s[j], prob[:, j]) for j in range(S)], axis=1)
+    flat = counts.ravel()
+    cells = np.repeat(np.arange(flat.size), flat)
+    region, sector = cells // S, cells % S
+    n = region.size
+    if p.initial_state == "uniform":
+        return dict(region=region, sector=sector, foreign=np.zeros(n, bool), weight=np.ones(n),
+                    prod=np.ones(n), sti_cap=np.full(n, 0.3), dui_cap=np.full(n, 0.3),
+                    birth_year=np.full(n, 1963))
+    foreign = rng.random(n) < sec["foreign_plant_share_1973"].to_numpy()[sector]
+    z_size = rng.standard_normal(n)
+    weight = np.exp(p.plant_size_sigma * z_size) * np.where(foreign, p.foreign_size_premium, 1.0)
+    # productivity: log-normal, mildly correlated with size (larger plants are more productive)
+    lp = p.productivity_sigma * (0.4 * z_size + np.sqrt(1 - 0.16) * rng.standard_normal(n))
+    age = np.minimum(rng.exponential(20.0, n) * (1.0 + 0.5 * (z_size > 1.0)), 100.0)
+    return dict(region=region, sector=sector, foreign=foreign, weight=weight, prod=np.exp(lp),
+                sti_cap=rng.uniform(0.1, 0.6, n), dui_cap=rng.uniform(0.1, 0.6, n),
+                birth_year=(1973 - np.round(age)).astype(np.int64))

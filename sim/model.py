@@ -1,0 +1,397 @@
+"""The simulator: a Mesa model whose step is one year of Britain's advanced-manufacturing geography.
+
+Plants live in a columnar table (:mod:`sim.plants`); every mechanism is a vectorised function of
+:mod:`sim.mechanisms` applied to all plants at once, in the order of DESIGN.md section 3:
+demand -> innovation -> exit -> acquisition -> relocation -> entry -> regions -> observe.
+
+    >>> from sim.model import AMModel
+    >>> m = AMModel(rng=1, n_plants_start=2000)
+    >>> m.run_model()               # 1973 .. 2016
+    >>> m.datacollector.get_model_vars_dataframe().tail(1)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+
+from sim import datasets as ds
+from sim.initial import initial_plants
+from sim.mechanisms import acquisition, demand, entry, exit as exit_m, innovation, location, regions, relocation
+from sim.params import Params, make_params
+from sim.plants import PlantTable
+from sim.policy import PolicySchedule
+from sim.scenario import Scenario
+
+SME_THRESHOLD = 250.0  # employees
+EVENT_KINDS = ("open", "close", "acquire")
+EVENT_CAUSES = ("startup", "spinoff", "foreign_entry", "relocation", "anchor_oem", "exit", "acquisition")
+_KIND = {k: i for i, k in enumerate(EVENT_KINDS)}
+_CAUSE = {k: i for i, k in enumerate(EVENT_CAUSES)}
+
+
+class AMModel(mesa.Model):
+    """Agent-based model of advanced-manufacturing plants across Great Britain's 40 NUTS-2 regions.
+
+    Args:
+        params: a :class:`~sim.params.Params` (defaults if omitted).
+        scenario: a :class:`~sim.scenario.Scenario` (the 1973-2016 history if omitted); its parameter
+            overrides apply on top of ``params``.
+        rng: seed or numpy Generator (Mesa convention); the only source of randomness.
+        track_plants: keep every plant's yearly state for the per-plant view (costs memory).
+        **overrides: any parameter by name (so ``mesa.batch_run`` can vary them).
+    """
+
+    def __init__(self, params: Params | None = None, scenario: Scenario | None = None, *, rng=None,
+                 track_plants: bool = False, **overrides: Any):
+        super().__init__(rng=rng)
+        self.spec = scenario or Scenario()
+        base = self.spec.make_params(params)
+        self.p = make_params(overrides, base=base) if overrides else base
+        p = self.p
+        self.start_year, self.end_year = self.spec.start_year, self.spec.end_year
+        self.report_from = self.spec.report_from
+        self.year = self.start_year
+
+        # ---- regions (static facts)
+        reg = ds.load_regions()
+        self.region_codes = tuple(reg["code"])
+        self.R, self.S = len(reg), len(ds.SECTOR_CODES)
+        self.area = reg["area_km2"].to_numpy(float)
+        self.tir = reg["tir"].to_numpy(bool)
+        self.sti_w = p.sti_weights()
+        sec = ds.load_sectors()
+        self.output_per_worker = sec["output_per_worker_1973_k"].to_numpy(float)  # GBP k per worker
+        self.years = np.arange(self.start_year, self.end_year + 1)
+        self.population = self._population_table(uniform=p.initial_state == "uniform")
+        gerd = reg["gerd_pc_gdp"].to_numpy(float)
+        self.gerd_rel = gerd / gerd.mean() if p.initial_state == "legacy" else np.ones(self.R)
+        self.dist = ds.distance_km()
+
+        # ---- demand paths
+        base_output = p.output_start_bn * 1000.0 * sec["output_share_1973"].to_numpy(float)
+        self.demand = demand.demand_table(ds.load_demand_paths(), ds.load_recessions(), self.years,
+                                          base_output, p.recession_severity)
+        self.recession_depth = self._recession_depth()
+        self.policy = PolicySchedule(self.spec.interventions, self.R, self.S)
+
+        # ---- plants open in the start year
+        self.plants = PlantTable()
+        init = initial_plants(p, self.demand[0], self.rng, self.R)
+        n0 = init["region"].size
+        self.plants.add(n0, entry_year=self.start_year, open_at_start=self.report_from == self.start_year,
+                        **init)
+        self._allocate()
+
+        # ---- regions (dynamic capabilities), consistent with the initial plants
+        pop = self.population[0]
+        out_rs, emp_rs, cnt_rs = self._region_sector_totals()
+        self.science = regions.science_target(self.gerd_rel, out_rs, self.sti_w, pop, p.science_legacy)
+        self.skills = regions.skills_target(emp_rs, self.sti_w, pop)
+        self.access_z = location.standardise(regions.market_access(pop, self.dist, self.area, p.access_distance_km))
+        self.cost = regions.regional_cost(pop / self.area, emp_rs.sum(axis=1), self.area, p.congestion, p.crowding)
+        self.spending: list[tuple[int, int, int, float]] = []  # (year, intervention, region, GBP m)
+
+        # ---- observation buffers
+        self._cells: list[np.ndarray] = []
+        self._cell_years: list[int] = []
+        self._events: list[tuple[np.ndarray, ...]] = []
+        self.track_plants = track_plants
+        self._history: list[dict[str, np.ndarray]] = []
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "year": "year",
+            "plants": lambda m: len(m.plants),
+            "output": lambda m: float(m.plants.output.sum()),
+            "employment": lambda m: float(m.plants.employment.sum()),
+            "foreign_output_share": lambda m: m._share(m.plants.foreign),
+            "tir_output_share": lambda m: m._share(m.tir[m.plants.region]),
+            "sme_plant_share": lambda m: float((m.plants.employment < SME_THRESHOLD).mean()) if len(m.plants) else 0.0,
+        })
+        if self.report_from == self.start_year:
+            self.plants.set("output_start", self.plants.output)
+        self._observe()
+        self.running = self.year < self.end_year
+
+    # ------------------------------------------------------------------ helpers
+    def _population_table(self, uniform: bool) -> np.ndarray:
+        """Population by simulated year (rows) and region: before the first reliable year a region uses
+        its earliest reliable figure (1981; 1998 for UKM6/8/9), after 2016 the 2016 figure."""
+        pop = ds.load_population()
+        tab = pop[pop["reliable"]].pivot(index="year", columns="code", values="population")
+        tab = tab.reindex(columns=list(self.region_codes)).bfill().ffill()
+        yrs = np.clip(self.years, tab.index.min(), tab.index.max())
+        out = tab.loc[yrs].to_numpy(dtype=float, copy=True)
+        if uniform:
+            out[:] = out.mean(axis=1, keepdims=True)
+        return out
+
+    def _recession_depth(self) -> np.ndarray:
+        rec = ds.load_recessions()
+        rec = rec[rec["sector"] == "all"]
+        d = np.zeros(len(self.years))
+        for row in rec.itertuples():
+            d[self.years == row.year] += row.depth
+        return d * self.p.recession_severity
+
+    @property
+    def t(self) -> int:
+        return self.year - self.start_year
+
+    def _share(self, mask: np.ndarray) -> float:
+        tot = self.plants.output.sum()
+        return float(self.plants.output[mask].sum() / tot) if tot > 0 else 0.0
+
+    def _allocate(self) -> None:
+        """Output and employment of every live plant from demand, weights and productivity."""
+        pl = self.plants
+        d = self.demand[self.t] if self.p.demand_on else self.demand[0]
+        out = demand.allocate_output(pl.weight, pl.sector, d)
+        pl.set("output", out)
+        pl.set("employment", out * 1000.0 / (self.output_per_worker[pl.sector] * pl.prod))
+
+    def _region_sector_totals(self):
+        pl = self.plants
+        key = pl.region * self.S + pl.sector
+        m = self.R * self.S
+        out = np.bincount(key, weights=pl.output, minlength=m).reshape(self.R, self.S)
+        emp = np.bincount(key, weights=pl.employment, minlength=m).reshape(self.R, self.S)
+        cnt = np.bincount(key, minlength=m).reshape(self.R, self.S)
+        return out, emp, cnt
+
+    def _log(self, kind: str, cause: str, ids, region, sector, foreign, linked) -> None:
+        n = len(ids)
+        if n == 0:
+            return
+        self._events.append((np.full(n, self.year), np.asarray(ids), np.full(n, _KIND[kind]),
+                             np.full(n, _CAUSE[cause]), np.asarray(region), np.asarray(sector),
+                             np.asarray(foreign, bool), np.asarray(linked)))
+
+    def _utility(self, yp, counts: np.ndarray, foreign_entrant: bool) -> np.ndarray:
+        p = self.p
+        u = location.utility(
+            self.sti_w, self.science, self.skills, counts, self.access_z + yp.access,
+            self.cost, yp.incentive if foreign_entrant else np.zeros(self.R),
+            b_science=p.beta_science, b_skills=p.beta_skills, b_agglomeration=p.beta_agglomeration,
+            b_access=p.beta_access, b_cost=p.beta_cost, b_policy=p.beta_policy)
+        return u
+
+    # ------------------------------------------------------------------ the yearly step
+    def step(self) -> None:
+        """Advance one year: demand, innovation, exit, acquisition, relocation, entry, regions, observe."""
+        if self.year >= self.end_year:
+            self.running = False
+            return
+        self.year += 1
+        p, pl, rng = self.p, self.plants, self.rng
+        yp = self.policy.year(self.year)
+        for k, r, amount in yp.spending:
+            self.spending.append((self.year, k, r, amount))
+        t = self.t
+        growth = self.demand[t] / self.demand[t - 1] - 1.0 if p.demand_on else np.zeros(self.S)
+
+        # 1. demand: replicator competition on productivity, then allocate the sector's demand
+        if p.demand_on:
+            pl.set("weight", demand.replicator(pl.weight, pl.prod, pl.sector, self.S, p.replicator_strength))
+        self._allocate()
+        sme = pl.employment < SME_THRESHOLD
+
+        # 2. innovation
+        if p.innovation_on and len(pl):
+            sti_w = self.sti_w[pl.sector]
+            h_sti = innovation.sti_hazard(
+                sti_w, self.science[pl.region], pl.foreign, sme, pl.sti_cap, p.sti_rate,
+                p.sme_sti_absorption + yp.sme_absorption[pl.region], p.foreign_network_share,
+                yp.rd_mult[pl.region, pl.sector])
+            dens = innovation.local_density(pl.region, pl.sector, self.R, self.S, p.related_sector_weight)
+            h_dui = innovation.dui_hazard(sti_w, self.skills[pl.region], dens[pl.region, pl.sector],
+                                          pl.dui_cap, p.dui_rate, p.interaction_effect)
+            u = rng.random((2, len(pl)))
+            ok_sti, ok_dui = u[0] < h_sti, u[1] < h_dui
+            pl.set("prod", pl.prod * innovation.innovation_gain(ok_sti, ok_dui, p.sti_gain, p.dui_gain,
+                                                                p.combination_gain))
+            pl.set("prod", innovation.diffusion(pl.prod, pl.weight, pl.sector, self.S, p.diffusion))
+            pl.set("sti_cap", innovation.update_capability(pl.sti_cap, ok_sti, p.capability_learning))
+            pl.set("dui_cap", innovation.update_capability(pl.dui_cap, ok_dui, p.capability_learning))
+
+        rel = demand.relative_productivity(pl.prod, pl.weight, pl.sector, self.S)
+
+        # 3. exit
+        if p.exit_on and len(pl):
+            h = exit_m.exit_hazard(
+                rel, self.year - pl.birth_year, ~sme, pl.foreign, self.cost[pl.region], pl.sector, self.S,
+                rate=p.exit_rate, productivity=p.exit_productivity, age_elasticity=p.exit_age,
+                large_factor=p.exit_large_factor, cost_effect=p.exit_cost, foreign_factor=p.foreign_exit_factor,
+                retrenchment=p.retrenchment, recession_depth=float(self.recession_depth[t]),
+                foreign_exit_mult=yp.foreign_exit_mult[pl.region])
+            gone = exit_m.draw_exits(h, pl.output, p.min_output, rng.random(len(pl)))
+            self._log("close", "exit", pl.id[gone], pl.region[gone], pl.sector[gone], pl.foreign[gone],
+                      np.full(int(gone.sum()), -1))
+            pl.remove(gone, self.year)
+            rel = rel[~gone]
+
+        # 4. acquisition
+        inflow = float(entry.fdi_level(self.year, p.fdi_early_level))
+        if p.acquisition_on and len(pl):
+            pa = acquisition.acquisition_probability(rel, pl.foreign, rate=p.acquisition_rate,
+                                                     productivity=p.acquisition_productivity, inflow_level=inflow)
+            bought = rng.random(len(pl)) < pa
+            if bought.any():
+                self._log("acquire", "acquisition", pl.id[bought], pl.region[bought], pl.sector[bought],
+                          np.ones(int(bought.sum()), bool), np.full(int(bought.sum()), -1))
+                f = pl.foreign.copy()
+                f[bought] = True
+                pl.set("foreign", f)
+
+        counts = np.bincount(pl.region * self.S + pl.sector, minlength=self.R * self.S).reshape(self.R, self.S)
+        u_dom = self._utility(yp, counts, foreign_entrant=False)
+        prob_dom = location.choice_probabilities(u_dom)
+
+        # 5. relocation: closure at the origin + linked opening at the destination
+        if p.relocation_on and len(pl):
+            consider = rng.random(len(pl)) < p.relocation_rate
+            idx = np.flatnonzero(consider)
+            cand = np.asarray(pl.region).copy()
+            cand[idx] = location.sample_regions(prob_dom, pl.sector[idx], rng.random(idx.size))
+            moves = relocation.choose_moves(pl.region, pl.sector, u_dom, cand, consider, p.moving_cost)
+            if moves.any():
+                self._relocate(moves, cand[moves])
+
+        # 6. entry
+        if p.entry_on:
+            self._entry(yp, growth, inflow, counts, prob_dom)
+        for r, s, size in yp.anchors:
+            self._add_anchor(r, s, size)
+
+        # 7. regions
+        self._allocate()
+        if p.regions_on:
+            self._update_regions(yp)
+
+        # 8. observe
+        if self.year == self.report_from:
+            self.plants.set("output_start", self.plants.output)
+            self.plants.set("open_at_start", np.ones(len(self.plants), bool))
+        self._observe()
+        self.running = self.year < self.end_year
+
+    # ------------------------------------------------------------------ mechanism wrappers
+    def _relocate(self, moves: np.ndarray, dest: np.ndarray) -> None:
+        pl = self.plants
+        old = {k: v[moves] for k, v in pl.cols.items()}
+        n = int(moves.sum())
+        self._log("close", "relocation", old["id"], old["region"], old["sector"], old["foreign"],
+                  np.full(n, -1))
+        pl.remove(moves, self.year)
+        new_ids = pl.add(n, sector=old["sector"], region=dest, foreign=old["foreign"],
+                         foreign_entry=old["foreign_entry"], weight=old["weight"], prod=old["prod"],
+                         sti_cap=old["sti_cap"], dui_cap=old["dui_cap"], birth_year=old["birth_year"],
+                         entry_year=self.year, parent=old["parent"], relocated_from=old["id"])
+        self._log("open", "relocation", new_ids, dest, old["sector"], old["foreign"], old["id"])
+        # link the closure rows to the new plants
+        ev = self._events[-2]
+        self._events[-2] = ev[:7] + (new_ids,)
+
+    def _sector_means(self):
+        pl = self.plants
+        n = np.bincount(pl.sector, minlength=self.S)
+        wsum = np.bincount(pl.sector, weights=pl.weight, minlength=self.S)
+        mean_w = np.where(n > 0, wsum / np.maximum(n, 1), 1.0)
+        # entrants are benchmarked on the typical (unweighted) plant of the sector
+        lp = np.bincount(pl.sector, weights=np.log(pl.prod), minlength=self.S)
+        mean_lp = np.where(n > 0, lp / np.maximum(n, 1), 0.0)
+        return n, mean_w, mean_lp
+
+    def _entry(self, yp, growth: np.ndarray, inflow: float, counts: np.ndarray, prob_dom: np.ndarray) -> None:
+        p, pl, rng = self.p, self.plants, self.rng
+        n_s, mean_w, mean_lp = self._sector_means()
+        gf = entry.demand_growth_factor(growth, p.entry_demand_elasticity)
+        sig = p.productivity_sigma
+
+        # (a1) spinoffs: parents chosen by productivity, born mostly in the parent's region
+        rel = demand.relative_productivity(pl.prod, pl.weight, pl.sector, self.S) if len(pl) else np.empty(0)
+        k = entry.spinoff_counts(p.spinoff_rate, rel, gf[pl.sector], rng)
+        parents = np.repeat(np.arange(len(pl)), k)
+        if parents.size:
+            s = pl.sector[parents]
+            local = rng.random(parents.size) < p.spinoff_local
+            reg = np.where(local, pl.region[parents],
+                           location.sample_regions(prob_dom, s, rng.random(parents.size)))
+            lp = mean_lp[s] + entry.inherit(np.log(pl.prod[parents]) - mean_lp[s], p.entrant_productivity,
+                                            p.spinoff_heritage) + 0.5 * sig * rng.standard_normal(parents.size)
+            ids = pl.add(parents.size, sector=s, region=reg, foreign=False,
+                         weight=p.entrant_size * mean_w[s] * np.exp(0.5 * rng.standard_normal(parents.size)),
+                         prod=np.exp(lp), birth_year=self.year, entry_year=self.year,
+                         sti_cap=entry.inherit(pl.sti_cap[parents], 0.1, p.spinoff_heritage),
+                         dui_cap=entry.inherit(pl.dui_cap[parents], 0.1, p.spinoff_heritage),
+                         parent=pl.id[parents])
+            self._log("open", "spinoff", ids, reg, s, np.zeros(ids.size, bool), pl.id[parents])
+
+        # (a2) domestic start-ups located by the logit
+        c = entry.startup_counts(p.startup_rate, n_s, gf, prob_dom, rng)
+        reg, s = entry.cells_to_rows(c)
+        if reg.size:
+            ids = pl.add(reg.size, sector=s, region=reg, foreign=False,
+                         weight=p.entrant_size * mean_w[s] * np.exp(0.5 * rng.standard_normal(reg.size)),
+                         prod=np.exp(mean_lp[s] + p.entrant_productivity + sig * rng.standard_normal(reg.size)),
+                         birth_year=self.year, entry_year=self.year, sti_cap=0.1, dui_cap=0.1)
+            self._log("open", "startup", ids, reg, s, np.zeros(ids.size, bool), np.full(ids.size, -1))
+
+        # (b) foreign entries: national inflow path, conditional-logit location with incentives
+        u_for = self._utility(yp, counts, foreign_entrant=True)
+        scale = p.n_plants_start / 25_000.0
+        d = self.demand[self.t] if p.demand_on else self.demand[0]
+        c = entry.foreign_counts(p.fdi_inflow * scale * inflow, d, location.choice_probabilities(u_for),
+                                 yp.foreign_entry_mult, rng)
+        reg, s = entry.cells_to_rows(c)
+        if reg.size:
+            ids = pl.add(reg.size, sector=s, region=reg, foreign=True,
+                         weight=p.fdi_entrant_size * mean_w[s] * np.exp(0.8 * rng.standard_normal(reg.size)),
+                         prod=np.exp(mean_lp[s] + p.fdi_productivity + sig * rng.standard_normal(reg.size)),
+                         birth_year=self.year, entry_year=self.year, sti_cap=0.5, dui_cap=0.3)
+            self._log("open", "foreign_entry", ids, reg, s, np.ones(ids.size, bool), np.full(ids.size, -1))
+
+    def _add_anchor(self, r: int, s: int, size: float) -> None:
+        """Policy: one large foreign plant (an anchor OEM) placed in region r, sector s."""
+        n_s, mean_w, mean_lp = self._sector_means()
+        ids = self.plants.add(1, sector=s, region=r, foreign=True, weight=size * mean_w[s],
+                              prod=np.exp(mean_lp[s] + 0.3), birth_year=self.year, entry_year=self.year,
+                              sti_cap=0.6, dui_cap=0.6)
+        self._log("open", "anchor_oem", ids, [r], [s], [True], [-1])
+
+    def _update_regions(self, yp) -> None:
+        p = self.p
+        pop = self.population[self.t]
+        out_rs, emp_rs, _ = self._region_sector_totals()
+        sci_t = regions.science_target(self.gerd_rel, out_rs, self.sti_w, pop, p.science_legacy)
+        self.science = regions.follow(self.science, sci_t + yp.science_target, p.science_adjust)
+        skl_t = regions.skills_target(emp_rs, self.sti_w, pop)
+        self.skills = regions.follow(self.skills, skl_t + yp.skills_target, p.skills_adjust)
+        self.cost = regions.regional_cost(pop / self.area, emp_rs.sum(axis=1), self.area, p.congestion,
+                                          p.crowding) + yp.cost
+
+    def _observe(self) -> None:
+        pl = self.plants
+        if self.year >= self.report_from:
+            large = pl.employment >= SME_THRESHOLD
+            key = ((pl.region * self.S + pl.sector) * 2 + pl.foreign) * 2 + large
+            m = self.R * self.S * 4
+            self._cells.append(np.stack([
+                np.bincount(key, weights=pl.output, minlength=m),
+                np.bincount(key, weights=pl.employment, minlength=m),
+                np.bincount(key, minlength=m).astype(float),
+            ]))
+            self._cell_years.append(self.year)
+            if self.track_plants:
+                self._history.append({"year": np.full(len(pl), self.year), "plant_id": pl.id.copy(),
+                                      "region": pl.region.copy(), "foreign": pl.foreign.copy(),
+                                      "output": pl.output.copy(), "employment": pl.employment.copy(),
+                                      "productivity": pl.prod.copy(), "sti_cap": pl.sti_cap.copy(),
+                                      "dui_cap": pl.dui_cap.copy()})
+            self.datacollector.collect(self)
+
+    def run_model(self) -> None:
+        """Run to the scenario's end year."""
+        while self.running:
+            self.step()

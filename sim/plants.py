@@ -1,0 +1,123 @@
+"""The plant table: firm agents stored as columns (one numpy array per attribute).
+
+Live plants sit in dense arrays that every mechanism works on at once; closed plants move to an
+archive of their final records. Plant ids are unique and never reused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# column -> dtype of the live table
+COLUMNS: dict[str, type] = {
+    "id": np.int64,
+    "sector": np.int64,
+    "region": np.int64,
+    "foreign": np.bool_,
+    "foreign_entry": np.bool_,
+    "weight": np.float64,  # market-share weight (capacity); output = demand * weight / sector total
+    "prod": np.float64,  # productivity index
+    "sti_cap": np.float64,  # STI capability in [0, 1]
+    "dui_cap": np.float64,  # DUI capability in [0, 1]
+    "birth_year": np.int64,
+    "entry_year": np.int64,
+    "open_at_start": np.bool_,
+    "parent": np.int64,  # -1: none
+    "relocated_from": np.int64,  # -1: none
+    "output": np.float64,  # output this year, GBP m (2000 prices)
+    "employment": np.float64,
+    "output_start": np.float64,
+}
+
+
+class PlantTable:
+    """Columnar store of live plants plus an archive of closed plant records."""
+
+    def __init__(self, capacity_hint: int = 0):
+        self.cols: dict[str, np.ndarray] = {k: np.empty(0, dtype=t) for k, t in COLUMNS.items()}
+        self._next_id = 0
+        self._archive: list[dict[str, np.ndarray]] = []
+
+    def __len__(self) -> int:
+        return self.cols["id"].shape[0]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__.get("cols")
+        if cols is not None and name in cols:
+            return cols[name]
+        raise AttributeError(name)
+
+    def set(self, name: str, values: np.ndarray) -> None:
+        self.cols[name] = np.asarray(values, dtype=COLUMNS[name])
+
+    def add(self, n: int, **values) -> np.ndarray:
+        """Append ``n`` plants; columns not given get defaults. Returns the new ids."""
+        ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        self._next_id += n
+        defaults = {"parent": -1, "relocated_from": -1, "open_at_start": False, "output": 0.0,
+                    "employment": 0.0, "output_start": 0.0, "sti_cap": 0.0, "dui_cap": 0.0}
+        for k, t in COLUMNS.items():
+            if k == "id":
+                new = ids
+            elif k in values:
+                new = np.broadcast_to(np.asarray(values[k], dtype=t), (n,))
+            elif k in defaults:
+                new = np.full(n, defaults[k], dtype=t)
+            elif k == "foreign_entry" and "foreign" in values:
+                new = np.broadcast_to(np.asarray(values["foreign"], dtype=t), (n,))
+            else:
+                raise KeyError(f"new plants need column {k!r}")
+            self.cols[k] = np.concatenate([self.cols[k], new])
+        return ids
+
+    def remove(self, mask: np.ndarray, year: int) -> None:
+        """Close the plants where ``mask`` is true: archive their final record with ``exit_year``."""
+        if not mask.any():
+            return
+        rec = {k: v[mask] for k, v in self.cols.items()}
+        rec["exit_year"] = np.full(int(mask.sum()), year, dtype=np.int64)
+        rec["output_end"] = np.zeros(int(mask.sum()))
+        self._archive.append(rec)
+        keep = ~mask
+        for k in self.cols:
+            self.cols[k] = self.cols[k][keep]
+
+    def records(self) -> dict[str, np.ndarray]:
+        """All plants ever alive: closed records plus live plants (exit_year -1, output_end = output)."""
+        live = dict(self.cols)
+        live["exit_year"] = np.full(len(self), -1, dtype=np.int64)
+        live["output_end"] = live["output"].copy()
+        parts = self._archive + [live]
+        out = {k: np.concatenate([p[k] for p in parts]) for k in live}
+        order = np.argsort(out["id"], kind="stable")
+        return {k: v[order] for k, v in out.items()}
+
+    def to_frame(self, region_codes, sector_codes, sme_threshold: float = 250.0) -> pd.DataFrame:
+        """One row per plant ever alive, with the public column names (see README, run folder)."""
+        r = self.records()
+        rc = np.asarray(region_codes, dtype=object)
+        sc = np.asarray(sector_codes, dtype=object)
+        own = np.array(["GB", "foreign"], dtype=object)
+
+        def nullable(a):  # -1 -> missing
+            return pd.arrays.IntegerArray(a.astype(np.int64), mask=a < 0)
+
+        return pd.DataFrame({
+            "plant_id": r["id"],
+            "sector": sc[r["sector"]],
+            "region": rc[r["region"]],
+            "ownership_entry": own[r["foreign_entry"].astype(int)],
+            "ownership_last": own[r["foreign"].astype(int)],
+            "size_class": np.where(r["employment"] < sme_threshold, "SME", "large").astype(object),
+            "entry_year": r["entry_year"],
+            "exit_year": nullable(r["exit_year"]),
+            "output_start": r["output_start"],
+            "output_end": r["output_end"],
+            "employment_last": r["employment"],
+            "productivity_last": r["prod"],
+            "open_at_start": r["open_at_start"],
+            "birth_year": r["birth_year"],
+            "relocated_from": nullable(r["relocated_from"]),
+            "parent_id": nullable(r["parent"]),
+        })

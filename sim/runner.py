@@ -1,0 +1,183 @@
+"""The one seam between the model and everything that runs it many times.
+
+``simulate(scenario, params, seed)`` -> :class:`~sim.results.Results`. Calibration, sweeps, ensembles
+and the app all call it (directly or through :func:`simulate_many`). Randomness comes only from the
+model's generator seeded with ``seed``, so a seed gives identical tables in any process.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from sim import __version__
+from sim.datasets import SECTOR_CODES
+from sim.model import EVENT_CAUSES, EVENT_KINDS, AMModel
+from sim.params import Params, make_params
+from sim.results import Results
+from sim.scenario import Scenario, load_scenario
+
+
+def _as_scenario(scenario: Scenario | str | Path | None) -> Scenario:
+    if scenario is None:
+        return Scenario()
+    if isinstance(scenario, Scenario):
+        return scenario
+    return load_scenario(scenario)
+
+
+def _as_params(params: Params | dict[str, Any] | None) -> Params | None:
+    if params is None or isinstance(params, Params):
+        return params
+    return make_params(params)
+
+
+def simulate(scenario: Scenario | str | Path | None = None, params: Params | dict[str, Any] | None = None,
+             seed: int = 0, *, track_plants: bool = False) -> Results:
+    """Run one simulation and return its tidy results.
+
+    Args:
+        scenario: a Scenario, a path to a scenario TOML file, or None for the 1973-2016 history.
+        params: a Params or a dict of overrides (applied before the scenario's own overrides... the
+            scenario's ``[params]`` win over these defaults only where given; explicit ``params`` are the base).
+        seed: the random seed.
+        track_plants: also keep each plant's yearly state (``Results.history``).
+    """
+    sc = _as_scenario(scenario)
+    base = _as_params(params)
+    t0 = time.perf_counter()
+    model = AMModel(params=base, scenario=sc, rng=int(seed), track_plants=track_plants)
+    t1 = time.perf_counter()
+    model.run_model()
+    t2 = time.perf_counter()
+    res = collect(model, seed)
+    t3 = time.perf_counter()
+    res.manifest = {
+        "scenario": sc.to_toml_dict(),
+        "params": model.p.model_dump(),
+        "seeds": [int(seed)],
+        "start_year": sc.start_year,
+        "end_year": sc.end_year,
+        "report_from": sc.report_from,
+        "code_version": code_version(),
+        "timings_s": {"init": round(t1 - t0, 4), "run": round(t2 - t1, 4), "collect": round(t3 - t2, 4)},
+    }
+    return res
+
+
+def _simulate_job(args: tuple) -> Results:
+    scenario, params, seed, track = args
+    return simulate(scenario, params, seed, track_plants=track)
+
+
+def simulate_many(scenario: Scenario | str | Path | None = None, params: Params | dict | None = None,
+                  seeds: Iterable[int] = range(10), *, workers: int = 1, track_plants: bool = False) -> Results:
+    """Run several seeds (in a process pool when ``workers > 1``) and stack their tables. The result
+    does not depend on the number of workers."""
+    sc = _as_scenario(scenario)
+    pr = _as_params(params)
+    seeds = [int(s) for s in seeds]
+    t0 = time.perf_counter()
+    jobs = [(sc, pr, s, track_plants) for s in seeds]
+    if workers > 1 and len(seeds) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            runs = list(ex.map(_simulate_job, jobs))
+    else:
+        runs = [_simulate_job(j) for j in jobs]
+    manifest = dict(runs[0].manifest)
+    manifest["seeds"] = seeds
+    manifest["timings_s"] = {"total": round(time.perf_counter() - t0, 4), "workers": workers,
+                             "per_seed_run": [r.manifest["timings_s"]["run"] for r in runs]}
+    return Results.combine(runs, manifest)
+
+
+def collect(model: AMModel, seed: int) -> Results:
+    """Tidy tables from a finished model."""
+    R, S = model.R, model.S
+    rc = np.asarray(model.region_codes, dtype=object)
+    sc = np.asarray(SECTOR_CODES, dtype=object)
+    own = np.asarray(["GB", "foreign"], dtype=object)
+    size = np.asarray(["SME", "large"], dtype=object)
+
+    # panel: full grid year x region x sector x ownership x size class
+    cells = np.stack(model._cells)  # Y x 3 x (R*S*4)
+    Y = cells.shape[0]
+    k = np.arange(R * S * 4)
+    panel = pd.DataFrame({
+        "seed": np.full(Y * k.size, seed, dtype=np.int64),
+        "year": np.repeat(np.asarray(model._cell_years, dtype=np.int64), k.size),
+        "region": np.tile(rc[k // (S * 4)], Y),
+        "sector": np.tile(sc[(k // 4) % S], Y),
+        "ownership": np.tile(own[(k // 2) % 2], Y),
+        "size_class": np.tile(size[k % 2], Y),
+        "output": cells[:, 0, :].ravel(),
+        "employment": cells[:, 1, :].ravel(),
+        "plants": cells[:, 2, :].ravel().astype(np.int64),
+    })
+
+    # events
+    if model._events:
+        cols = [np.concatenate([e[i] for e in model._events]) for i in range(8)]
+    else:
+        cols = [np.empty(0, dtype=np.int64)] * 6 + [np.empty(0, bool), np.empty(0, np.int64)]
+    year, pid, kind, cause, region, sector, foreign, linked = cols
+    keep = year >= model.report_from
+    events = pd.DataFrame({
+        "seed": np.full(int(keep.sum()), seed, dtype=np.int64),
+        "year": year[keep].astype(np.int64),
+        "plant_id": pid[keep].astype(np.int64),
+        "kind": np.asarray(EVENT_KINDS, dtype=object)[kind[keep].astype(int)],
+        "cause": np.asarray(EVENT_CAUSES, dtype=object)[cause[keep].astype(int)],
+        "region": rc[region[keep].astype(int)],
+        "sector": sc[sector[keep].astype(int)],
+        "ownership": own[foreign[keep].astype(int)],
+        "linked_plant": pd.array(linked[keep].astype(np.int64), dtype="Int64"),
+    })
+    events["linked_plant"] = events["linked_plant"].where(events["linked_plant"] >= 0, pd.NA)
+
+    plants = model.plants.to_frame(model.region_codes, SECTOR_CODES)
+    ex = plants["exit_year"]
+    plants = plants[ex.isna() | (ex >= model.report_from)].reset_index(drop=True)
+    plants.insert(0, "seed", np.int64(seed))
+
+    mv = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    mv.insert(0, "seed", np.int64(seed))
+    mv["year"] = mv["year"].astype(np.int64)
+
+    if model.spending:
+        sp = np.asarray(model.spending, dtype=float)
+        spending = pd.DataFrame({"seed": np.int64(seed), "year": sp[:, 0].astype(np.int64),
+                                 "intervention": sp[:, 1].astype(np.int64), "region": rc[sp[:, 2].astype(int)],
+                                 "spending_gbp_m": sp[:, 3]})
+    else:
+        spending = pd.DataFrame({"seed": pd.Series(dtype=np.int64), "year": pd.Series(dtype=np.int64),
+                                 "intervention": pd.Series(dtype=np.int64), "region": pd.Series(dtype=object),
+                                 "spending_gbp_m": pd.Series(dtype=float)})
+
+    history = None
+    if model.track_plants and model._history:
+        h = {k: np.concatenate([d[k] for d in model._history]) for k in model._history[0]}
+        history = pd.DataFrame({"seed": np.int64(seed), **h})
+        history["region"] = rc[history["region"].to_numpy(int)]
+        history["ownership"] = own[history.pop("foreign").to_numpy(int)]
+    return Results(panel=panel, events=events, plants=plants, model_vars=mv, spending=spending, history=history)
+
+
+def code_version() -> str:
+    """Package version plus the git commit of the working tree, when available."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha, dirty = "", ""
+    return f"{__version__}+{sha}{'.dirty' if dirty else ''}" if sha else __version__

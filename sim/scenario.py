@@ -1,0 +1,173 @@
+"""Scenario files: typed, validated TOML describing one computational experiment.
+
+A scenario gives the period (history 1973-2016, or forward from the 2016 state to a later year),
+parameter overrides, and a list of policy interventions. A bad file is refused with
+:class:`ScenarioError`, whose message names the field and the allowed values, before anything runs.
+
+Example::
+
+    [scenario]
+    name = "sheffield-district"
+    description = "STI-led innovation district in South Yorkshire from 2018"
+    start_year = 1973
+    end_year = 2040
+    report_from = 2016
+
+    [params]
+    beta_agglomeration = 0.9
+
+    [[interventions]]
+    lever = "innovation_district"
+    regions = ["UKE3"]
+    start_year = 2018
+    end_year = 2030
+    intensity = 0.5
+    budget_gbp_m = 300.0
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.datasets import SECTOR_CODES, region_codes
+from sim.params import ParameterError, Params, describe_validation_error, make_params
+
+FIRST_YEAR = 1973
+HISTORY_END = 2016
+LAST_YEAR = 2060
+
+LEVERS = (
+    "innovation_district",
+    "dui_programme",
+    "fdi_attraction",
+    "anchor_oem",
+    "foreign_investment_shock",
+    "transport",
+    "rd_subsidy",
+)
+
+
+class ScenarioError(ValueError):
+    """A scenario file or object fails validation."""
+
+
+class Intervention(BaseModel):
+    """One policy lever, targeted at regions (NUTS-2016 codes or "ALL"), bounded in time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lever: Literal[LEVERS]  # type: ignore[valid-type]
+    regions: list[str] = Field(min_length=1)
+    sectors: list[str] | None = None
+    start_year: int = Field(ge=FIRST_YEAR, le=LAST_YEAR)
+    end_year: int = Field(ge=FIRST_YEAR, le=LAST_YEAR)
+    intensity: float = Field(ge=0.0, le=10.0)
+    budget_gbp_m: float = Field(0.0, ge=0.0, description="total spending over the active years, GBP m")
+    training_centre: bool = False
+    sme_networking: bool = False
+    label: str = ""
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, v: list[str]) -> list[str]:
+        codes = region_codes()
+        if v == ["ALL"]:
+            return list(codes)
+        bad = [c for c in v if c not in codes]
+        if bad:
+            raise ValueError(f"unknown region code(s) {bad}; allowed: 'ALL' or {', '.join(codes)}")
+        return v
+
+    @field_validator("sectors")
+    @classmethod
+    def _known_sectors(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        bad = [c for c in v if c not in SECTOR_CODES]
+        if bad:
+            raise ValueError(f"unknown sector code(s) {bad}; allowed: {', '.join(SECTOR_CODES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Intervention":
+        if self.end_year < self.start_year:
+            raise ValueError(f"end_year ({self.end_year}) is before start_year ({self.start_year})")
+        return self
+
+
+class Scenario(BaseModel):
+    """A validated scenario. ``Scenario()`` is the 1973-2016 history with default parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "baseline"
+    description: str = ""
+    start_year: Literal[1973] = FIRST_YEAR
+    end_year: int = Field(HISTORY_END, ge=FIRST_YEAR + 1, le=LAST_YEAR)
+    report_from: int = Field(FIRST_YEAR, ge=FIRST_YEAR, le=LAST_YEAR,
+                             description="first year written to the outputs (2016 for forward scenarios)")
+    params: dict[str, Any] = Field(default_factory=dict)
+    interventions: list[Intervention] = Field(default_factory=list)
+
+    @field_validator("params")
+    @classmethod
+    def _valid_params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        make_params(v)  # raises ParameterError (a ValueError) naming the field and its range
+        return v
+
+    @model_validator(mode="after")
+    def _years(self) -> "Scenario":
+        if self.report_from > self.end_year:
+            raise ValueError(f"report_from ({self.report_from}) is after end_year ({self.end_year})")
+        for i, iv in enumerate(self.interventions):
+            if iv.start_year > self.end_year:
+                raise ValueError(f"interventions.{i}.start_year ({iv.start_year}) is after the scenario's "
+                                 f"end_year ({self.end_year})")
+        return self
+
+    def make_params(self, base: Params | None = None) -> Params:
+        return make_params(self.params, base=base)
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        d = self.model_dump(exclude_defaults=False)
+        head = {k: d[k] for k in ("name", "description", "start_year", "end_year", "report_from")}
+        out: dict[str, Any] = {"scenario": head, "params": d["params"]}
+        out["interventions"] = [{k: v for k, v in iv.items() if v is not None} for iv in d["interventions"]]
+        return out
+
+
+def scenario_from_dict(data: dict[str, Any], source: str = "scenario") -> Scenario:
+    """Build a Scenario from the TOML layout ([scenario], [params], [[interventions]])."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: expected a table at the top level")
+    allowed = {"scenario", "params", "interventions"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ScenarioError(f"{source}: unknown section(s) {unknown}; allowed: {sorted(allowed)}")
+    flat = dict(data.get("scenario", {}))
+    if not isinstance(flat, dict):
+        raise ScenarioError(f"{source}: [scenario] must be a table")
+    flat["params"] = data.get("params", {})
+    flat["interventions"] = data.get("interventions", [])
+    try:
+        return Scenario.model_validate(flat)
+    except ValidationError as e:
+        raise ScenarioError(f"{source}: {describe_validation_error(e)}") from None
+    except ParameterError as e:
+        raise ScenarioError(f"{source}: {e}") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(f"{p}: no such scenario file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{p}: malformed TOML: {e}") from None
+    return scenario_from_dict(data, source=str(p))
