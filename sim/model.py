@@ -84,6 +84,8 @@ class AMModel(mesa.Model):
         self.plants.add(n0, entry_year=self.start_year, open_at_start=self.report_from == self.start_year,
                         **init)
         self._allocate()
+        n_start = np.maximum(np.bincount(self.plants.sector, minlength=self.S), 1)
+        self.min_output = p.min_output_share * self.demand[0] / n_start  # GBP m, per sector
 
         # ---- regions (dynamic capabilities), consistent with the initial plants
         pop = self.population[0]
@@ -225,7 +227,7 @@ class AMModel(mesa.Model):
                 large_factor=p.exit_large_factor, cost_effect=p.exit_cost, foreign_factor=p.foreign_exit_factor,
                 retrenchment=p.retrenchment, recession_depth=float(self.recession_depth[t]),
                 foreign_exit_mult=yp.foreign_exit_mult[pl.region])
-            gone = exit_m.draw_exits(h, pl.output, p.min_output, rng.random(len(pl)))
+            gone = exit_m.draw_exits(h, pl.output, self.min_output[pl.sector], rng.random(len(pl)))
             self._log("close", "exit", pl.id[gone], pl.region[gone], pl.sector[gone], pl.foreign[gone],
                       np.full(int(gone.sum()), -1))
             pl.remove(gone, self.year)
@@ -235,7 +237,8 @@ class AMModel(mesa.Model):
         inflow = float(entry.fdi_level(self.year, p.fdi_early_level))
         if p.acquisition_on and len(pl):
             pa = acquisition.acquisition_probability(rel, pl.foreign, rate=p.acquisition_rate,
-                                                     productivity=p.acquisition_productivity, inflow_level=inflow)
+                                                     productivity=p.acquisition_productivity,
+                                                     inflow_level=inflow * yp.foreign_entry_mult[pl.region])
             bought = rng.random(len(pl)) < pa
             if bought.any():
                 self._log("acquire", "acquisition", pl.id[bought], pl.region[bought], pl.sector[bought],

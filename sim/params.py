@@ -87,7 +87,8 @@ class Params(BaseModel):
     exit_cost: float = _p(0.3, 0.0, 3.0, "rise of exit hazard per unit of regional cost")
     foreign_exit_factor: float = _p(1.2, 0.3, 4.0, "exit hazard of foreign plants relative to GB plants (footloose FDI)")
     retrenchment: float = _p(1.0, 0.0, 5.0, "extra foreign exit hazard per unit recession depth (parent group retrenches)")
-    min_output: float = _p(0.02, 0.0, 2.0, "output (GBP m) below which a plant is not viable and closes")
+    min_output_share: float = _p(0.005, 0.0, 0.2, "output, as a share of the sector's mean plant output in the "
+                                                 "start year, below which a plant is not viable and closes")
 
     # --- 4. acquisition
     acquisition_rate: float = _p(0.012, 0.0, 0.1, "yearly probability a GB plant of average productivity is bought "

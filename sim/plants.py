@@ -96,20 +96,21 @@ class PlantTable:
     def to_frame(self, region_codes, sector_codes, sme_threshold: float = 250.0) -> pd.DataFrame:
         """One row per plant ever alive, with the public column names (see README, run folder)."""
         r = self.records()
-        rc = np.asarray(region_codes, dtype=object)
-        sc = np.asarray(sector_codes, dtype=object)
-        own = np.array(["GB", "foreign"], dtype=object)
+        def cat(codes, labels):
+            return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=list(labels))
+
+        own = ["GB", "foreign"]
 
         def nullable(a):  # -1 -> missing
             return pd.arrays.IntegerArray(a.astype(np.int64), mask=a < 0)
 
         return pd.DataFrame({
             "plant_id": r["id"],
-            "sector": sc[r["sector"]],
-            "region": rc[r["region"]],
-            "ownership_entry": own[r["foreign_entry"].astype(int)],
-            "ownership_last": own[r["foreign"].astype(int)],
-            "size_class": np.where(r["employment"] < sme_threshold, "SME", "large").astype(object),
+            "sector": cat(r["sector"], sector_codes),
+            "region": cat(r["region"], region_codes),
+            "ownership_entry": cat(r["foreign_entry"], own),
+            "ownership_last": cat(r["foreign"], own),
+            "size_class": cat(r["employment"] >= sme_threshold, ["SME", "large"]),
             "entry_year": r["entry_year"],
             "exit_year": nullable(r["exit_year"]),
             "output_start": r["output_start"],

@@ -11,8 +11,8 @@ and optionally a budget spread evenly over its active years. What each lever doe
 - ``anchor_oem``: one large foreign plant (``intensity`` x the sector's mean capacity x 10) placed in
   the first target region and sector (default motor vehicles) in the start year; its supplier
   spillovers raise the skills target by ``intensity / 5`` while active.
-- ``foreign_investment_shock``: foreign entry into the target regions x (1 - min(intensity, 1)),
-  foreign exit hazard there x (1 + intensity).
+- ``foreign_investment_shock``: foreign entry into the target regions and foreign acquisitions of
+  plants there x (1 - min(intensity, 1)); foreign exit hazard there x (1 + intensity).
 - ``transport``: market access + ``intensity`` (standardised units); regional cost - ``intensity / 2``.
 - ``rd_subsidy``: STI innovation hazard x (1 + intensity) in target regions (and sectors, if given).
 

@@ -7,6 +7,7 @@ model's generator seeded with ``seed``, so a seed gives identical tables in any 
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -85,7 +86,7 @@ def simulate_many(scenario: Scenario | str | Path | None = None, params: Params 
     t0 = time.perf_counter()
     jobs = [(sc, pr, s, track_plants) for s in seeds]
     if workers > 1 and len(seeds) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as ex:
             runs = list(ex.map(_simulate_job, jobs))
     else:
         runs = [_simulate_job(j) for j in jobs]
@@ -111,10 +112,10 @@ def collect(model: AMModel, seed: int) -> Results:
     panel = pd.DataFrame({
         "seed": np.full(Y * k.size, seed, dtype=np.int64),
         "year": np.repeat(np.asarray(model._cell_years, dtype=np.int64), k.size),
-        "region": np.tile(rc[k // (S * 4)], Y),
-        "sector": np.tile(sc[(k // 4) % S], Y),
-        "ownership": np.tile(own[(k // 2) % 2], Y),
-        "size_class": np.tile(size[k % 2], Y),
+        "region": _cat(np.tile(k // (S * 4), Y), rc),
+        "sector": _cat(np.tile((k // 4) % S, Y), sc),
+        "ownership": _cat(np.tile((k // 2) % 2, Y), own),
+        "size_class": _cat(np.tile(k % 2, Y), size),
         "output": cells[:, 0, :].ravel(),
         "employment": cells[:, 1, :].ravel(),
         "plants": cells[:, 2, :].ravel().astype(np.int64),
@@ -131,11 +132,11 @@ def collect(model: AMModel, seed: int) -> Results:
         "seed": np.full(int(keep.sum()), seed, dtype=np.int64),
         "year": year[keep].astype(np.int64),
         "plant_id": pid[keep].astype(np.int64),
-        "kind": np.asarray(EVENT_KINDS, dtype=object)[kind[keep].astype(int)],
-        "cause": np.asarray(EVENT_CAUSES, dtype=object)[cause[keep].astype(int)],
-        "region": rc[region[keep].astype(int)],
-        "sector": sc[sector[keep].astype(int)],
-        "ownership": own[foreign[keep].astype(int)],
+        "kind": _cat(kind[keep], EVENT_KINDS),
+        "cause": _cat(cause[keep], EVENT_CAUSES),
+        "region": _cat(region[keep], rc),
+        "sector": _cat(sector[keep], sc),
+        "ownership": _cat(foreign[keep], own),
         "linked_plant": pd.array(linked[keep].astype(np.int64), dtype="Int64"),
     })
     events["linked_plant"] = events["linked_plant"].where(events["linked_plant"] >= 0, pd.NA)
@@ -166,6 +167,11 @@ def collect(model: AMModel, seed: int) -> Results:
         history["region"] = rc[history["region"].to_numpy(int)]
         history["ownership"] = own[history.pop("foreign").to_numpy(int)]
     return Results(panel=panel, events=events, plants=plants, model_vars=mv, spending=spending, history=history)
+
+
+def _cat(codes: np.ndarray, labels) -> pd.Categorical:
+    """Labelled column from integer codes (categorical: fast to build, compact in Parquet)."""
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=list(labels))
 
 
 def code_version() -> str:

@@ -31,7 +31,7 @@ def exit_hazard(rel_prod: np.ndarray, age: np.ndarray, large: np.ndarray, foreig
     return h * np.where(foreign, f, 1.0)
 
 
-def draw_exits(hazard: np.ndarray, output: np.ndarray, min_output: float, u: np.ndarray) -> np.ndarray:
+def draw_exits(hazard: np.ndarray, output: np.ndarray, min_output: np.ndarray | float, u: np.ndarray) -> np.ndarray:
     """Plants that close this year: by the hazard (``1 - exp(-h)``), or because output fell below the
     minimum viable scale."""
     return (u < 1.0 - np.exp(-hazard)) | (output < min_output)

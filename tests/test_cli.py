@@ -1,0 +1,95 @@
+"""The command line: run folders, per-plant view, and refusal of bad input before anything is written."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+
+FAST = '\n[params]\nn_plants_start = 1500\n'
+
+
+def _scenario(tmp_path, body, name="s.toml"):
+    f = tmp_path / name
+    f.write_text(body)
+    return f
+
+
+def test_run_writes_a_complete_run_folder(tmp_path, capsys):
+    sc = _scenario(tmp_path, '[scenario]\nname = "t"\nend_year = 1990\n' + FAST)
+    out = tmp_path / "run"
+    assert main(["run", str(sc), "--seed", "4", "--out", str(out)]) == 0
+    files = {p.name for p in out.iterdir()}
+    assert {"manifest.json", "panel.parquet", "events.parquet", "plants.parquet"} <= files
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["seeds"] == [4] and man["params"]["n_plants_start"] == 1500
+    assert {"scenario", "params", "code_version", "timings_s"} <= set(man)
+    plants = pd.read_parquet(out / "plants.parquet")
+    need = {"plant_id", "sector", "region", "ownership_entry", "ownership_last", "size_class", "entry_year",
+            "exit_year", "output_start", "output_end", "relocated_from"}
+    assert need <= set(plants.columns)
+    assert set(plants["ownership_last"]) <= {"GB", "foreign"}
+    assert plants["region"].str.match(r"^UK[C-M]\d$").all()
+    panel = pd.read_parquet(out / "panel.parquet")
+    assert len(panel) == (1990 - 1973 + 1) * 40 * 8 * 2 * 2
+    ev = pd.read_parquet(out / "events.parquet")
+    assert {"year", "plant_id", "kind", "region", "sector", "ownership"} <= set(ev.columns)
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+    # the per-plant view
+    pid = int(plants["plant_id"].iloc[0])
+    assert main(["plant", str(out), str(pid)]) == 0
+    assert f"plant_id: {pid}" in capsys.readouterr().out
+
+
+def test_ensemble_run_stacks_seeds(tmp_path):
+    sc = _scenario(tmp_path, '[scenario]\nend_year = 1980\n' + FAST)
+    out = tmp_path / "ens"
+    assert main(["run", str(sc), "--seed", "1", "--seeds", "3", "--workers", "2", "--out", str(out)]) == 0
+    panel = pd.read_parquet(out / "panel.parquet")
+    assert sorted(panel["seed"].unique()) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("body, field", [
+    ('[[interventions]]\nlever = "transport"\nregions = ["UKQ7"]\nstart_year = 2000\nend_year = 2001\n'
+     'intensity = 1.0\n', "UKQ7"),
+    ('[params]\nexit_rate = 2.0\n', "exit_rate"),
+    ('[params]\nwarp_speed = 2.0\n', "warp_speed"),
+    ('[scenario]\nend_year = 1960\n', "end_year"),
+    ('[scenario\nname=', "malformed TOML"),
+    ('[[interventions]]\nlever = "innovation_district"\nregions = ["UKE3"]\nstart_year = 2000\n'
+     'end_year = 2001\nintensity = "high"\n', "intensity"),
+])
+def test_bad_input_is_refused_with_the_field_named_and_nothing_written(tmp_path, capsys, body, field):
+    sc = _scenario(tmp_path, body)
+    out = tmp_path / "never"
+    assert main(["run", str(sc), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert field in err and err.startswith("error:")
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["s.toml"]
+
+
+def test_an_existing_output_folder_is_not_overwritten(tmp_path, capsys):
+    sc = _scenario(tmp_path, '[scenario]\nend_year = 1975\n' + FAST)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["run", str(sc), "--out", str(out)]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_console_script_exits_non_zero_on_bad_input(tmp_path):
+    sc = _scenario(tmp_path, '[params]\nexit_rate = -3\n')
+    r = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(sc), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "exit_rate" in r.stderr
+
+
+def test_validate_and_params_commands(capsys):
+    assert main(["validate", "scenarios/baseline.toml"]) == 0
+    assert main(["params"]) == 0
+    assert "beta_agglomeration" in capsys.readouterr().out

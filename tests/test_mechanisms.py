@@ -1,0 +1,186 @@
+"""Each mechanism moves outcomes in its documented direction (unit level, no full runs)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import datasets as ds
+from sim.mechanisms import acquisition, demand, entry, exit as ex, innovation, location, regions, relocation
+
+
+def test_replicator_moves_share_towards_more_productive_plants():
+    w = np.ones(3)
+    prod = np.array([0.8, 1.0, 1.25])
+    sector = np.zeros(3, dtype=np.int64)
+    w2 = demand.replicator(w, prod, sector, 1, strength=0.5)
+    share = w2 / w2.sum()
+    assert share[2] > 1 / 3 > share[0]
+    assert np.array_equal(demand.replicator(w, prod, sector, 1, 0.0), w)
+
+
+@given(st.lists(st.floats(0.01, 100), min_size=1, max_size=30), st.floats(1, 1e5))
+@settings(max_examples=50, deadline=None)
+def test_plants_share_exactly_their_sector_demand(weights, d):
+    w = np.array(weights)
+    sector = np.zeros(len(w), dtype=np.int64)
+    q = demand.allocate_output(w, sector, np.array([d]))
+    assert q.sum() == pytest.approx(d)
+    assert np.all(q >= 0)
+
+
+def test_demand_paths_show_the_recessions():
+    years = np.arange(1973, 2017)
+    dt = demand.demand_table(ds.load_demand_paths(), ds.load_recessions(), years, np.ones(8), severity=1.0)
+    flat = demand.demand_table(ds.load_demand_paths(), ds.load_recessions(), years, np.ones(8), severity=0.0)
+    for y in (1981, 1991, 2009):
+        assert np.all(dt[years == y] < flat[years == y])
+    assert np.allclose(dt[0], 1.0)
+    pharma = ds.SECTOR_CODES.index("pharmaceuticals")
+    machinery = ds.SECTOR_CODES.index("machinery")
+    hit = 1 - dt[years == 2009] / flat[years == 2009]
+    assert hit[0, pharma] > hit[0, machinery]  # the 2008 crash hit pharmaceuticals hard
+
+
+def test_sti_success_rises_with_science_base_and_smes_absorb_less():
+    sci = np.array([0.5, 1.0, 2.0])
+    args = dict(sti_w=np.full(3, 0.8), foreign=np.zeros(3, bool), sti_cap=np.full(3, 0.5), rate=0.3,
+                sme_absorption=0.35, network_share=0.6)
+    large = innovation.sti_hazard(science_r=sci, sme=np.zeros(3, bool), **args)
+    small = innovation.sti_hazard(science_r=sci, sme=np.ones(3, bool), **args)
+    assert np.all(np.diff(large) > 0)
+    assert np.all(small < large)
+
+
+def test_foreign_plants_depend_less_on_the_regional_science_base():
+    sci = np.array([0.5, 2.0])
+    base = dict(sti_w=np.full(2, 0.8), sme=np.zeros(2, bool), sti_cap=np.full(2, 0.5), rate=0.3,
+                sme_absorption=0.35, network_share=0.6)
+    gb = innovation.sti_hazard(science_r=sci, foreign=np.zeros(2, bool), **base)
+    fo = innovation.sti_hazard(science_r=sci, foreign=np.ones(2, bool), **base)
+    assert fo[1] - fo[0] < gb[1] - gb[0]
+
+
+def test_dui_success_rises_with_skills_and_local_density():
+    kw = dict(sti_w=np.full(3, 0.2), dui_cap=np.full(3, 0.5), rate=0.3, interaction=0.5)
+    by_skill = innovation.dui_hazard(skills_r=np.array([0.5, 1, 2]), density=np.ones(3), **kw)
+    by_dens = innovation.dui_hazard(skills_r=np.ones(3), density=np.array([0.2, 1, 5]), **kw)
+    assert np.all(np.diff(by_skill) > 0) and np.all(np.diff(by_dens) > 0)
+
+
+def test_combining_sti_and_dui_gains_most():
+    t, f = np.array([True]), np.array([False])
+    g = lambda a, b: innovation.innovation_gain(a, b, 0.05, 0.03, 0.03)[0]  # noqa: E731
+    assert g(t, t) > g(t, f) + g(f, t) - 1 > 1
+
+
+def test_diffusion_narrows_the_gap_without_moving_leaders():
+    prod = np.array([0.5, 1.0, 2.0])
+    out = innovation.diffusion(prod, np.ones(3), np.zeros(3, dtype=np.int64), 1, rate=0.2)
+    assert out[0] > prod[0] and out[2] == prod[2]
+
+
+def _hazard(**over):
+    n = 2
+    kw = dict(rel_prod=np.ones(n), age=np.full(n, 10), large=np.zeros(n, bool), foreign=np.zeros(n, bool),
+              cost_r=np.zeros(n), sector=np.zeros(n, dtype=np.int64), n_sectors=1, rate=0.05, productivity=1.5,
+              age_elasticity=0.3, large_factor=0.5, cost_effect=0.3, foreign_factor=1.2, retrenchment=1.0,
+              recession_depth=0.0)
+    kw.update(over)
+    return ex.exit_hazard(**kw)
+
+
+def test_exit_hazard_falls_with_productivity_age_and_size_and_rises_with_cost():
+    assert np.all(np.diff(_hazard(rel_prod=np.array([0.8, 1.25]))) < 0)
+    assert np.all(np.diff(_hazard(age=np.array([2, 30]))) < 0)
+    h = _hazard(large=np.array([False, True]))
+    assert h[1] < h[0]
+    h = _hazard(cost_r=np.array([-1.0, 1.0]))
+    assert h[1] > h[0]
+
+
+def test_foreign_exit_rises_when_parent_groups_retrench():
+    f = np.array([False, True])
+    calm = _hazard(foreign=f)
+    crisis = _hazard(foreign=f, recession_depth=0.1)
+    assert crisis[1] > calm[1] and crisis[0] == calm[0]
+
+
+def test_unviable_plants_close():
+    gone = ex.draw_exits(np.zeros(2), np.array([0.01, 5.0]), 0.02, np.array([0.5, 0.5]))
+    assert gone.tolist() == [True, False]
+
+
+def test_acquisition_targets_productive_gb_plants_only():
+    p = acquisition.acquisition_probability(np.array([0.8, 1.5, 1.5]), np.array([False, False, True]),
+                                            rate=0.02, productivity=1.5, inflow_level=1.0)
+    assert p[1] > p[0] > 0 and p[2] == 0
+
+
+def test_relocation_needs_a_gain_above_the_moving_cost():
+    u = np.array([[0.0], [0.5], [3.0]])
+    sector = np.zeros(3, dtype=np.int64)
+    moves = relocation.choose_moves(np.zeros(3, dtype=np.int64), sector, u, np.array([1, 2, 0]),
+                                    np.ones(3, bool), moving_cost=1.0)
+    assert moves.tolist() == [False, True, False]
+
+
+def test_location_logit_prefers_science_for_sti_sectors_and_skills_for_dui_sectors():
+    sti_w = np.array([0.9, 0.1])
+    science = np.array([2.0, 0.0])  # region 0 science-rich
+    skills = np.array([0.0, 2.0])   # region 1 skills-rich
+    u = location.utility(sti_w, science, skills, np.zeros((2, 2)), np.zeros(2), np.zeros(2), np.zeros(2),
+                         b_science=1, b_skills=1, b_agglomeration=0, b_access=0, b_cost=1, b_policy=1)
+    p = location.choice_probabilities(u)
+    assert p[0, 0] > 0.5 and p[1, 1] > 0.5
+    assert np.allclose(p.sum(axis=0), 1)
+
+
+def test_agglomeration_only_logit_is_arthurs_urn():
+    counts = np.array([[1.0], [3.0], [0.0]])
+    u = location.utility(np.zeros(1), np.ones(3), np.ones(3), counts, np.zeros(3), np.zeros(3), np.zeros(3),
+                         b_science=0, b_skills=0, b_agglomeration=2.0, b_access=0, b_cost=0, b_policy=0)
+    p = location.choice_probabilities(u)[:, 0]
+    expect = (1 + counts[:, 0]) ** 2
+    assert np.allclose(p, expect / expect.sum())
+
+
+def test_sample_regions_follows_the_probabilities():
+    rng = np.random.default_rng(0)
+    prob = np.array([[0.7, 0.0], [0.3, 1.0]])
+    sector = np.zeros(20_000, dtype=np.int64)
+    r = location.sample_regions(prob, sector, rng.random(sector.size))
+    assert abs((r == 0).mean() - 0.7) < 0.02
+    assert np.all(location.sample_regions(prob, np.ones(100, dtype=np.int64), rng.random(100)) == 1)
+
+
+def test_skills_base_follows_local_dui_employment_and_decays_without_use():
+    pop = np.ones(2)
+    sti_w = np.array([0.2])
+    target = regions.skills_target(np.array([[300.0], [100.0]]), sti_w, pop)
+    assert target[0] > target[1]
+    level = np.array([1.0, 1.0])
+    after = regions.follow(level, regions.skills_target(np.array([[200.0], [0.0]]), sti_w, pop), 0.1)
+    assert after[1] < 1.0 < after[0]
+
+
+def test_cost_rises_with_density_and_access_with_nearby_population():
+    c = regions.regional_cost(np.array([100.0, 1000, 5000]), np.array([10.0, 10, 10]), np.ones(3), 0.5, 0.3)
+    assert np.all(np.diff(c) > 0)
+    d = np.array([[0, 50, 400], [50, 0, 400], [400, 400, 0.0]])
+    a = regions.market_access(np.array([1e6, 1e6, 1e6]), d, np.full(3, 1000.0), 80.0)
+    assert a[0] > a[2]
+
+
+def test_fdi_inflow_is_weak_in_the_1970s_and_strong_from_the_mid_1980s():
+    lv = entry.fdi_level(np.array([1973, 1979, 1982, 1985, 2000]), 0.3)
+    assert lv[0] == pytest.approx(0.3) and lv[3] == pytest.approx(1.0) and lv[4] == pytest.approx(1.0)
+    assert lv[1] < lv[2] < lv[3]
+
+
+def test_spinoffs_inherit_from_their_parents():
+    assert entry.inherit(np.array([1.0]), np.array([0.0]), 0.6)[0] == pytest.approx(0.6)
+    rng = np.random.default_rng(1)
+    k = entry.spinoff_counts(0.1, np.array([0.5] * 5000 + [2.0] * 5000), np.ones(10_000), rng)
+    assert k[5000:].sum() > 2 * k[:5000].sum()  # better parents spawn more spinoffs

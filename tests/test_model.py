@@ -1,0 +1,189 @@
+"""Model-level behaviour: mechanisms move outcomes in the documented direction; accounting holds."""
+
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.model import AMModel
+from sim.scenario import Scenario, scenario_from_dict
+
+SMALL = {"n_plants_start": 3000}
+
+
+def test_model_is_a_mesa_model_with_defaults_and_one_year_per_step():
+    m = AMModel(rng=3, n_plants_start=500)
+    assert isinstance(m, mesa.Model)
+    assert m.year == 1973
+    m.step()
+    assert m.year == 1974
+    df = m.datacollector.get_model_vars_dataframe()
+    assert list(df["year"]) == [1973, 1974]
+
+
+def test_batch_run_varies_a_parameter():
+    out = mesa.batch_run(AMModel, parameters={"n_plants_start": 400, "exit_rate": [0.02, 0.2]},
+                         max_steps=5, number_processes=1, display_progress=False, rng=[1])
+    df = pd.DataFrame(out)
+    last = df.sort_values("Step").groupby("exit_rate").tail(1).set_index("exit_rate")
+    assert last.loc[0.2, "plants"] < last.loc[0.02, "plants"]
+
+
+def test_a_history_run_covers_1973_to_2016_with_national_demand(small_run):
+    mv = small_run.model_vars
+    assert mv["year"].min() == 1973 and mv["year"].max() == 2016
+    total = small_run.panel.groupby("year")["output"].sum()
+    assert total[1973] == pytest.approx(120_000, rel=1e-9)
+    assert total[2016] - total[1973] == pytest.approx(81_200, rel=0.02)  # TARGETS T1 total (GBP m)
+    assert total[1981] < total[1979]  # the 1980-81 recession
+
+
+def test_three_plant_kinds_are_present(small_run):
+    p = small_run.plants
+    end = p[p["exit_year"].isna()]
+    kinds = {("GB", "large"), ("foreign", "large"), ("GB", "SME")}
+    assert kinds <= set(zip(end["ownership_last"], end["size_class"]))
+
+
+def test_panel_totals_equal_plant_table_sums(small_run):
+    panel, plants = small_run.panel, small_run.plants
+    by_year = panel.groupby("year")[["output", "plants"]].sum()
+    start = plants[plants["open_at_start"]]
+    assert by_year.loc[1973, "output"] == pytest.approx(start["output_start"].sum())
+    assert by_year.loc[1973, "plants"] == len(start)
+    end = plants[plants["exit_year"].isna()]
+    assert by_year.loc[2016, "output"] == pytest.approx(end["output_end"].sum())
+    assert by_year.loc[2016, "plants"] == len(end)
+    mv = small_run.model_vars.set_index("year")
+    assert (by_year["plants"] == mv["plants"]).all()
+    assert (plants.loc[plants["exit_year"].notna(), "output_end"] == 0).all()
+
+
+def test_every_closed_plant_has_exactly_one_closure_and_every_entrant_one_opening(small_run):
+    ev, plants = small_run.events, small_run.plants
+    closes = ev[ev["kind"] == "close"].groupby("plant_id").size()
+    closed = plants.loc[plants["exit_year"].notna(), "plant_id"]
+    assert set(closes.index) == set(closed) and (closes == 1).all()
+    opens = ev[ev["kind"] == "open"].groupby("plant_id").size()
+    entrants = plants.loc[~plants["open_at_start"], "plant_id"]
+    assert set(opens.index) == set(entrants) and (opens == 1).all()
+    # close years agree with exit years
+    cy = ev[ev["kind"] == "close"].set_index("plant_id")["year"]
+    assert (plants.set_index("plant_id").loc[cy.index, "exit_year"].astype(int) == cy).all()
+
+
+def test_relocations_link_a_closure_to_an_opening(small_run):
+    ev, plants = small_run.events, small_run.plants.set_index("plant_id")
+    moved_in = plants[plants["relocated_from"].notna()]
+    assert len(moved_in) > 0
+    origin = plants.loc[moved_in["relocated_from"].astype(int)]
+    assert (origin["exit_year"].astype(int).to_numpy() == moved_in["entry_year"].to_numpy()).all()
+    assert (origin["region"].to_numpy() != moved_in["region"].to_numpy()).all()
+    rc = ev[(ev["kind"] == "close") & (ev["cause"] == "relocation")]
+    assert set(rc["linked_plant"].astype(int)) == set(moved_in.index)
+
+
+def test_acquired_plants_change_ownership(small_run):
+    ev, plants = small_run.events, small_run.plants.set_index("plant_id")
+    acq = ev[ev["kind"] == "acquire"]["plant_id"]
+    assert len(acq) > 0
+    assert (plants.loc[acq, "ownership_entry"] == "GB").all()
+    assert (plants.loc[acq, "ownership_last"] == "foreign").all()
+
+
+def test_per_plant_view_shows_record_events_and_history(small_run):
+    pid = int(small_run.events.loc[small_run.events["kind"] == "acquire", "plant_id"].iloc[0])
+    v = small_run.plant(pid)
+    assert v["record"]["plant_id"] == pid
+    assert "acquire" in set(v["events"]["kind"])
+    h = v["history"]
+    assert h["year"].is_monotonic_increasing and len(h) >= 1
+    assert h["ownership"].iloc[-1] == "foreign"
+
+
+def test_switching_entry_off_means_the_plant_count_never_rises():
+    r = sim.simulate(params={**SMALL, "entry_on": False, "relocation_on": False}, seed=1)
+    n = r.model_vars["plants"].to_numpy()
+    assert np.all(np.diff(n) <= 0)
+    assert not (r.events["kind"] == "open").any()
+
+
+def test_switching_exit_off_stops_closures_by_exit():
+    r = sim.simulate(params={**SMALL, "exit_on": False}, seed=1)
+    assert not (r.events["cause"] == "exit").any()
+
+
+def _entries(sc, region, sectors, seeds):
+    total = 0
+    for s in seeds:
+        ev = sim.simulate(sc, params=SMALL, seed=s).events
+        sel = (ev["kind"] == "open") & (ev["cause"].isin(["startup", "foreign_entry"])) \
+            & (ev["region"] == region) & (ev["sector"].isin(sectors)) & (ev["year"] >= 1990)
+        total += int(sel.sum())
+    return total
+
+
+def test_raising_a_regions_science_base_raises_sti_sector_entries_there():
+    district = scenario_from_dict({"interventions": [{
+        "lever": "innovation_district", "regions": ["UKE3"], "start_year": 1985, "end_year": 2016,
+        "intensity": 2.0}]})
+    sti = ["pharmaceuticals", "computers_electronics_optical"]
+    seeds = range(6)
+    assert _entries(district, "UKE3", sti, seeds) > 1.3 * _entries(Scenario(), "UKE3", sti, seeds)
+
+
+def test_fdi_attraction_draws_foreign_entries_to_the_target_region():
+    aid = scenario_from_dict({"interventions": [{
+        "lever": "fdi_attraction", "regions": ["UKL1"], "start_year": 1980, "end_year": 2016, "intensity": 1.5}]})
+    def foreign_in(sc):
+        n = 0
+        for s in range(4):
+            ev = sim.simulate(sc, params=SMALL, seed=s).events
+            n += int(((ev["cause"] == "foreign_entry") & (ev["region"] == "UKL1")).sum())
+        return n
+    assert foreign_in(aid) > 1.5 * foreign_in(Scenario())
+
+
+def test_a_foreign_investment_shock_lowers_foreign_output():
+    shock = scenario_from_dict({"interventions": [{
+        "lever": "foreign_investment_shock", "regions": ["ALL"], "start_year": 1995, "end_year": 2016,
+        "intensity": 0.8}]})
+    def foreign_share(sc):
+        return np.mean([sim.simulate(sc, params=SMALL, seed=s).model_vars["foreign_output_share"].iloc[-1]
+                        for s in range(3)])
+    assert foreign_share(shock) < foreign_share(Scenario()) - 0.05
+
+
+def test_higher_exit_rate_means_fewer_plants():
+    lo = sim.simulate(params={**SMALL, "exit_rate": 0.02}, seed=2).model_vars["plants"].iloc[-1]
+    hi = sim.simulate(params={**SMALL, "exit_rate": 0.15}, seed=2).model_vars["plants"].iloc[-1]
+    assert hi < lo
+
+
+URN = {"initial_state": "uniform", "n_plants_start": 400, "beta_science": 0.0, "beta_skills": 0.0,
+       "beta_access": 0.0, "beta_cost": 0.0, "beta_policy": 0.0, "beta_agglomeration": 2.0,
+       "startup_rate": 0.0, "spinoff_rate": 0.0, "exit_on": False, "relocation_on": False,
+       "acquisition_on": False, "innovation_on": False, "fdi_inflow": 3000.0, "fdi_early_level": 1.0}
+
+
+@pytest.mark.slow
+def test_agglomeration_alone_gives_arthurs_urn_lock_in_with_seed_dependent_winners():
+    """Identical regions and plants; foreign entrants choose by agglomeration only. Each seed locks in
+    to one dominant region, and different seeds pick different winners (Arthur 1989)."""
+    def urn(beta):
+        winners, shares = [], []
+        for seed in range(50):
+            m = AMModel(rng=seed, **{**URN, "beta_agglomeration": beta})
+            m.run_model()
+            mv = m.plants.sector == 5  # motor vehicles
+            counts = np.bincount(m.plants.region[mv], minlength=m.R)
+            winners.append(int(counts.argmax()))
+            shares.append(counts.max() / counts.sum())
+        return winners, np.array(shares)
+
+    winners, shares = urn(2.0)
+    assert len(set(winners)) > 5  # different seeds, different winners
+    assert np.median(shares) > 0.3  # lock-in: one region of 40 takes a large share
+    _, no_pull = urn(0.0)
+    assert np.median(shares) > 3 * np.median(no_pull)
