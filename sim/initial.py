@@ -8,8 +8,9 @@ parameters (documented in docs/ODD.md, "Initialisation"):
 - assumptions: sector shares of plants and output, historic cluster locations and weights
   (``sim/data/clusters.csv``), the TIR boost, plant size and productivity dispersion, foreign shares.
 
-``initial_state = "uniform"`` instead gives identical regions and identical plants (path-dependence
-experiments: Arthur's urn).
+``initial_state = "uniform"`` instead gives identical regions (same population, area, distances,
+GERD) and identical plants, ``n_s // 40`` (at least one) per region and sector, so the total can fall
+slightly short of ``n_plants_start`` (path-dependence experiments: Arthur's urn).
 """
 
 from __future__ import annotations

@@ -59,7 +59,10 @@ class AMModel(mesa.Model):
         reg = ds.load_regions()
         self.region_codes = tuple(reg["code"])
         self.R, self.S = len(reg), len(ds.SECTOR_CODES)
+        uniform = p.initial_state == "uniform"
         self.area = reg["area_km2"].to_numpy(float)
+        if uniform:  # identical regions: same area, same distance to every other region
+            self.area = np.full(self.R, self.area.mean())
         self.tir = reg["tir"].to_numpy(bool)
         self.sti_w = p.sti_weights()
         sec = ds.load_sectors()
@@ -69,6 +72,8 @@ class AMModel(mesa.Model):
         gerd = reg["gerd_pc_gdp"].to_numpy(float)
         self.gerd_rel = gerd / gerd.mean() if p.initial_state == "legacy" else np.ones(self.R)
         self.dist = ds.distance_km()
+        if uniform:
+            self.dist = np.where(np.eye(self.R, dtype=bool), 0.0, self.dist[self.dist > 0].mean())
 
         # ---- demand paths
         base_output = p.output_start_bn * 1000.0 * sec["output_share_1973"].to_numpy(float)
@@ -85,6 +90,7 @@ class AMModel(mesa.Model):
                         **init)
         self._allocate()
         n_start = np.maximum(np.bincount(self.plants.sector, minlength=self.S), 1)
+        self.n_start = n_start
         self.min_output = p.min_output_share * self.demand[0] / n_start  # GBP m, per sector
 
         # ---- regions (dynamic capabilities), consistent with the initial plants
@@ -243,9 +249,8 @@ class AMModel(mesa.Model):
             if bought.any():
                 self._log("acquire", "acquisition", pl.id[bought], pl.region[bought], pl.sector[bought],
                           np.ones(int(bought.sum()), bool), np.full(int(bought.sum()), -1))
-                f = pl.foreign.copy()
-                f[bought] = True
-                pl.set("foreign", f)
+                pl.set("foreign", pl.foreign | bought)
+                pl.set("prod", acquisition.acquisition_gain(pl.prod, bought, p.acquisition_boost))
 
         counts = np.bincount(pl.region * self.S + pl.sector, minlength=self.R * self.S).reshape(self.R, self.S)
         u_dom = self._utility(yp, counts, foreign_entrant=False)
@@ -332,7 +337,8 @@ class AMModel(mesa.Model):
             self._log("open", "spinoff", ids, reg, s, np.zeros(ids.size, bool), pl.id[parents])
 
         # (a2) domestic start-ups located by the logit
-        c = entry.startup_counts(p.startup_rate, n_s, gf, prob_dom, rng)
+        d = self.demand[self.t] if p.demand_on else self.demand[0]
+        c = entry.startup_counts(p.startup_rate, self.n_start * d / self.demand[0], gf, prob_dom, rng)
         reg, s = entry.cells_to_rows(c)
         if reg.size:
             ids = pl.add(reg.size, sector=s, region=reg, foreign=False,
@@ -344,7 +350,6 @@ class AMModel(mesa.Model):
         # (b) foreign entries: national inflow path, conditional-logit location with incentives
         u_for = self._utility(yp, counts, foreign_entrant=True)
         scale = p.n_plants_start / 25_000.0
-        d = self.demand[self.t] if p.demand_on else self.demand[0]
         c = entry.foreign_counts(p.fdi_inflow * scale * inflow, d, location.choice_probabilities(u_for),
                                  yp.foreign_entry_mult, rng)
         reg, s = entry.cells_to_rows(c)
@@ -373,6 +378,7 @@ class AMModel(mesa.Model):
         self.skills = regions.follow(self.skills, skl_t + yp.skills_target, p.skills_adjust)
         self.cost = regions.regional_cost(pop / self.area, emp_rs.sum(axis=1), self.area, p.congestion,
                                           p.crowding) + yp.cost
+        self.access_z = location.standardise(regions.market_access(pop, self.dist, self.area, p.access_distance_km))
 
     def _observe(self) -> None:
         pl = self.plants

@@ -53,7 +53,8 @@ class Params(BaseModel):
     # --- 1. demand and replicator competition
     replicator_strength: float = _p(0.15, 0.0, 3.0, "growth of a plant's market share per unit log relative productivity "
                                                   "per year (replicator dynamics)")
-    recession_severity: float = _p(1.0, 0.0, 3.0, "multiplier on the depth of the 1980-81, 1990-91, 2008-09 recessions")
+    recession_severity: float = _p(1.0, 0.0, 3.0, "multiplier on the depth of the recessions of 1980-82, 1990-92 and "
+                                                                 "2008-10 (sim/data/recessions.csv)")
 
     # --- 2. innovation
     sti_weight_computers_electronics_optical: float = _p(_sti_prior("computers_electronics_optical"), 0.0, 1.0,
@@ -80,7 +81,8 @@ class Params(BaseModel):
     capability_learning: float = _p(0.15, 0.0, 1.0, "speed at which plant STI/DUI capability follows its successes")
 
     # --- 3. exit
-    exit_rate: float = _p(0.05, 0.0, 0.4, "average yearly exit hazard of a GB SME at average regional cost")
+    exit_rate: float = _p(0.05, 0.0, 0.4, "yearly exit hazard of a GB SME with its sector's average "
+                                          "productivity-and-age selection term, at zero (average) regional cost")
     exit_productivity: float = _p(1.5, 0.0, 6.0, "elasticity of exit hazard to relative productivity (hazard ~ rel^-b)")
     exit_age: float = _p(0.3, 0.0, 2.0, "elasticity of exit hazard to age")
     exit_large_factor: float = _p(0.5, 0.05, 1.0, "exit hazard of large plants relative to SMEs")
@@ -94,13 +96,16 @@ class Params(BaseModel):
     acquisition_rate: float = _p(0.012, 0.0, 0.1, "yearly probability a GB plant of average productivity is bought "
                                                  "by a foreign group, at full FDI inflow")
     acquisition_productivity: float = _p(1.5, 0.0, 5.0, "elasticity of acquisition to relative productivity")
+    acquisition_boost: float = _p(0.1, 0.0, 1.0, "log productivity gain of an acquired plant (technology and capital "
+                                                "from the parent group)")
 
     # --- 5. relocation
     relocation_rate: float = _p(0.01, 0.0, 0.2, "yearly share of plants that consider moving")
     moving_cost: float = _p(1.0, 0.0, 5.0, "utility cost of a move (logit utility units)")
 
     # --- 6. entry
-    startup_rate: float = _p(0.025, 0.0, 0.3, "domestic start-ups (not spinoffs) per live plant of the sector per year")
+    startup_rate: float = _p(0.025, 0.0, 0.3, "domestic start-ups (not spinoffs) per year per start-year plant of the "
+                                              "sector, scaled by the sector's demand index")
     spinoff_rate: float = _p(0.025, 0.0, 0.3, "spinoffs per live plant of average productivity per year")
     spinoff_heritage: float = _p(0.6, 0.0, 1.0, "share of the parent's productivity and capability gap a spinoff inherits")
     spinoff_local: float = _p(0.9, 0.0, 1.0, "probability a spinoff is born in its parent's region")

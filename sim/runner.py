@@ -44,8 +44,8 @@ def simulate(scenario: Scenario | str | Path | None = None, params: Params | dic
 
     Args:
         scenario: a Scenario, a path to a scenario TOML file, or None for the 1973-2016 history.
-        params: a Params or a dict of overrides (applied before the scenario's own overrides... the
-            scenario's ``[params]`` win over these defaults only where given; explicit ``params`` are the base).
+        params: a Params or a dict of overrides: the base parameter set, on top of which the scenario's
+            own ``[params]`` are applied (the scenario wins where both set a parameter).
         seed: the random seed.
         track_plants: also keep each plant's yearly state (``Results.history``).
     """
@@ -127,7 +127,7 @@ def collect(model: AMModel, seed: int) -> Results:
     else:
         cols = [np.empty(0, dtype=np.int64)] * 6 + [np.empty(0, bool), np.empty(0, np.int64)]
     year, pid, kind, cause, region, sector, foreign, linked = cols
-    keep = year >= model.report_from
+    keep = year > model.report_from  # the start snapshot is taken at the end of report_from
     events = pd.DataFrame({
         "seed": np.full(int(keep.sum()), seed, dtype=np.int64),
         "year": year[keep].astype(np.int64),
@@ -143,7 +143,7 @@ def collect(model: AMModel, seed: int) -> Results:
 
     plants = model.plants.to_frame(model.region_codes, SECTOR_CODES)
     ex = plants["exit_year"]
-    plants = plants[ex.isna() | (ex >= model.report_from)].reset_index(drop=True)
+    plants = plants[ex.isna() | (ex > model.report_from)].reset_index(drop=True)
     plants.insert(0, "seed", np.int64(seed))
 
     mv = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)

@@ -124,8 +124,11 @@ class Scenario(BaseModel):
         if self.report_from > self.end_year:
             raise ValueError(f"report_from ({self.report_from}) is after end_year ({self.end_year})")
         for i, iv in enumerate(self.interventions):
-            if iv.start_year > self.end_year:
-                raise ValueError(f"interventions.{i}.start_year ({iv.start_year}) is after the scenario's "
+            if iv.start_year <= self.start_year:
+                raise ValueError(f"interventions.{i}.start_year ({iv.start_year}) must be after the scenario's "
+                                 f"start_year ({self.start_year}): policy acts from the first simulated year")
+            if iv.end_year > self.end_year:
+                raise ValueError(f"interventions.{i}.end_year ({iv.end_year}) is after the scenario's "
                                  f"end_year ({self.end_year})")
         return self
 

@@ -16,3 +16,9 @@ def acquisition_probability(rel_prod: np.ndarray, foreign: np.ndarray, *, rate: 
     plants), capped at 0.5."""
     p = rate * inflow_level * np.power(np.maximum(rel_prod, 1e-6), productivity)
     return np.where(foreign, 0.0, np.minimum(p, 0.5))
+
+
+def acquisition_gain(prod: np.ndarray, bought: np.ndarray, boost: float) -> np.ndarray:
+    """Acquired plants gain ``exp(boost)`` in productivity: the parent group's technology, capital and
+    global network (Harris and Robinson 2003 on productivity after foreign acquisition)."""
+    return np.where(bought, prod * np.exp(boost), prod)

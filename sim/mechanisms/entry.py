@@ -25,18 +25,20 @@ def demand_growth_factor(growth: np.ndarray, elasticity: float) -> np.ndarray:
     return np.maximum(0.1, 1.0 + elasticity * growth)
 
 
-def startup_counts(rate: float, plants_by_sector: np.ndarray, growth_factor: np.ndarray,
+def startup_counts(rate: float, market_size: np.ndarray, growth_factor: np.ndarray,
                    prob: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Domestic (non-spinoff) start-ups per region and sector, Poisson with mean
-    ``rate x n_s x growth_factor_s x P(r | s)`` (an R x S array of counts)."""
-    lam = rate * plants_by_sector[None, :] * growth_factor[None, :] * prob
+    ``rate x M_s x growth_factor_s x P(r | s)`` (an R x S array of counts), where the market size
+    ``M_s`` is the sector's start-year plant count times its demand index: entry opportunities scale
+    with the market, not with the number of incumbents, which keeps the plant population bounded."""
+    lam = rate * market_size[None, :] * growth_factor[None, :] * prob
     return rng.poisson(lam)
 
 
 def spinoff_counts(rate: float, rel_prod: np.ndarray, growth_factor_plant: np.ndarray,
                    rng: np.random.Generator) -> np.ndarray:
-    """Spinoffs per parent plant, Poisson with mean ``rate x rel_prod x growth_factor`` (Klepper:
-    better parents have more and better spinoffs)."""
+    """Spinoffs per parent plant, Poisson with mean ``rate x min(rel_prod, 5) x growth_factor``
+    (Klepper: better parents have more and better spinoffs)."""
     return rng.poisson(rate * np.minimum(rel_prod, 5.0) * growth_factor_plant)
 
 

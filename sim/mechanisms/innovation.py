@@ -55,8 +55,8 @@ def update_capability(cap: np.ndarray, success: np.ndarray, learning: float) -> 
 
 
 def diffusion(prod: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int, rate: float) -> np.ndarray:
-    """Knowledge diffusion (imitation): each plant closes a share ``rate`` of its log-productivity gap
-    to the sector's output-weighted mean, which keeps the productivity distribution from spreading
+    """Knowledge diffusion (imitation): each plant below the sector's output-weighted mean log
+    productivity closes a share ``rate`` of its gap (leaders are unaffected), which keeps the productivity distribution from spreading
     without bound. Reference: Nelson and Winter (1982), imitation in evolutionary growth models."""
     lp = np.log(prod)
     wsum = np.bincount(sector, weights=weight, minlength=n_sectors)
