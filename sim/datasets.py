@@ -108,6 +108,16 @@ def load_clusters() -> pd.DataFrame:
     return df
 
 
+@cache
+def load_assisted_areas() -> pd.DataFrame:
+    """Regions largely inside the Development and Intermediate Areas of UK regional policy (approximate,
+    1980s maps): an assumption, see the data README."""
+    df = _read("assisted_areas.csv")
+    bad = set(df["region"]) - set(load_regions()["code"])
+    _check(not bad, "assisted_areas.csv", f"unknown region codes {sorted(bad)}")
+    return df
+
+
 def region_codes() -> tuple[str, ...]:
     return tuple(load_regions()["code"])
 

@@ -81,6 +81,8 @@ class AMModel(mesa.Model):
                                           base_output, p.recession_severity)
         self.recession_depth = self._recession_depth()
         self.policy = PolicySchedule(self.spec.interventions, self.R, self.S)
+        assisted = set(ds.load_assisted_areas()["region"])
+        self.assisted = np.array([c in assisted for c in self.region_codes]) & (p.initial_state == "legacy")
 
         # ---- plants open in the start year
         self.plants = PlantTable()
@@ -180,7 +182,7 @@ class AMModel(mesa.Model):
         p = self.p
         u = location.utility(
             self.sti_w, self.science, self.skills, counts, self.access_z + yp.access,
-            self.cost, yp.incentive if foreign_entrant else np.zeros(self.R),
+            self.cost, yp.incentive + p.assisted_area_aid * self.assisted if foreign_entrant else np.zeros(self.R),
             b_science=p.beta_science, b_skills=p.beta_skills, b_agglomeration=p.beta_agglomeration,
             b_access=p.beta_access, b_cost=p.beta_cost, b_policy=p.beta_policy)
         return u
