@@ -183,6 +183,7 @@ class AMModel(mesa.Model):
         u = location.utility(
             self.sti_w, self.science, self.skills, counts, self.access_z + yp.access,
             self.cost, yp.incentive + p.assisted_area_aid * self.assisted if foreign_entrant else np.zeros(self.R),
+            self.population[self.t],
             b_science=p.beta_science, b_skills=p.beta_skills, b_agglomeration=p.beta_agglomeration,
             b_access=p.beta_access, b_cost=p.beta_cost, b_policy=p.beta_policy)
         return u
@@ -256,7 +257,7 @@ class AMModel(mesa.Model):
 
         counts = np.bincount(pl.region * self.S + pl.sector, minlength=self.R * self.S).reshape(self.R, self.S)
         u_dom = self._utility(yp, counts, foreign_entrant=False)
-        prob_dom = location.choice_probabilities(u_dom)
+        prob_dom = location.choice_probabilities(u_dom, self.population[self.t])
 
         # 5. relocation: closure at the origin + linked opening at the destination
         if p.relocation_on and len(pl):
@@ -352,7 +353,7 @@ class AMModel(mesa.Model):
         # (b) foreign entries: national inflow path, conditional-logit location with incentives
         u_for = self._utility(yp, counts, foreign_entrant=True)
         scale = p.n_plants_start / 25_000.0
-        c = entry.foreign_counts(p.fdi_inflow * scale * inflow, d, location.choice_probabilities(u_for),
+        c = entry.foreign_counts(p.fdi_inflow * scale * inflow, d, location.choice_probabilities(u_for, self.population[self.t]),
                                  yp.foreign_entry_mult, rng)
         reg, s = entry.cells_to_rows(c)
         if reg.size:

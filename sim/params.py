@@ -51,7 +51,7 @@ class Params(BaseModel):
     productivity_sigma: float = _p(0.3, 0.05, 1.0, "s.d. of log productivity within a sector")
 
     # --- 1. demand and replicator competition
-    replicator_strength: float = _p(0.15, 0.0, 3.0, "growth of a plant's market share per unit log relative productivity "
+    replicator_strength: float = _p(0.08, 0.0, 3.0, "growth of a plant's market share per unit log relative productivity "
                                                   "per year (replicator dynamics)")
     recession_severity: float = _p(1.0, 0.0, 3.0, "multiplier on the depth of the recessions of 1980-82, 1990-92 and "
                                                                  "2008-10 (sim/data/recessions.csv)")
@@ -100,7 +100,7 @@ class Params(BaseModel):
                                                 "from the parent group)")
 
     # --- 5. relocation
-    relocation_rate: float = _p(0.01, 0.0, 0.2, "yearly share of plants that consider moving")
+    relocation_rate: float = _p(0.005, 0.0, 0.2, "yearly share of plants that consider moving")
     moving_cost: float = _p(1.0, 0.0, 5.0, "utility cost of a move (logit utility units)")
 
     # --- 6. entry
@@ -119,9 +119,10 @@ class Params(BaseModel):
     fdi_productivity: float = _p(0.15, -0.5, 1.0, "mean log productivity premium of a foreign entrant")
 
     # --- location choice (conditional logit, used by entry and relocation)
-    beta_science: float = _p(1.0, 0.0, 10.0, "logit weight of the science base (times sector STI weight)")
-    beta_skills: float = _p(1.0, 0.0, 10.0, "logit weight of the skills base (times sector DUI weight)")
-    beta_agglomeration: float = _p(0.8, 0.0, 5.0, "logit weight of log(1 + same-sector plants in the region)")
+    beta_science: float = _p(0.5, 0.0, 10.0, "logit weight of the science base (times sector STI weight)")
+    beta_skills: float = _p(0.5, 0.0, 10.0, "logit weight of the skills base (times sector DUI weight)")
+    beta_agglomeration: float = _p(0.5, 0.0, 5.0, "logit weight of log(1 + same-sector plants in the region), "
+                                                       "relative to a population-proportional spread (1: neutral)")
     beta_access: float = _p(0.5, 0.0, 10.0, "logit weight of market access")
     beta_cost: float = _p(0.5, 0.0, 10.0, "logit weight of regional cost (enters negatively)")
     beta_policy: float = _p(1.0, 0.0, 10.0, "logit weight of policy incentives (FDI attraction)")

@@ -131,8 +131,8 @@ def test_location_logit_prefers_science_for_sti_sectors_and_skills_for_dui_secto
     science = np.array([2.0, 0.0])  # region 0 science-rich
     skills = np.array([0.0, 2.0])   # region 1 skills-rich
     u = location.utility(sti_w, science, skills, np.zeros((2, 2)), np.zeros(2), np.zeros(2), np.zeros(2),
-                         b_science=1, b_skills=1, b_agglomeration=0, b_access=0, b_cost=1, b_policy=1)
-    p = location.choice_probabilities(u)
+                         np.ones(2), b_science=1, b_skills=1, b_agglomeration=0, b_access=0, b_cost=1, b_policy=1)
+    p = location.choice_probabilities(u, np.ones(2))
     assert p[0, 0] > 0.5 and p[1, 1] > 0.5
     assert np.allclose(p.sum(axis=0), 1)
 
@@ -140,10 +140,23 @@ def test_location_logit_prefers_science_for_sti_sectors_and_skills_for_dui_secto
 def test_agglomeration_only_logit_is_arthurs_urn():
     counts = np.array([[1.0], [3.0], [0.0]])
     u = location.utility(np.zeros(1), np.ones(3), np.ones(3), counts, np.zeros(3), np.zeros(3), np.zeros(3),
-                         b_science=0, b_skills=0, b_agglomeration=2.0, b_access=0, b_cost=0, b_policy=0)
-    p = location.choice_probabilities(u)[:, 0]
+                         np.full(3, 5e5), b_science=0, b_skills=0, b_agglomeration=2.0, b_access=0, b_cost=0, b_policy=0)
+    p = location.choice_probabilities(u, np.full(3, 5e5))[:, 0]
     expect = (1 + counts[:, 0]) ** 2
     assert np.allclose(p, expect / expect.sum())
+
+
+def test_neutral_agglomeration_reproduces_the_current_distribution_and_bigger_regions_get_more():
+    counts = np.array([[10.0], [30.0], [60.0]])
+    pop = np.array([1e6, 1e6, 2e6])
+    kw = dict(b_science=0, b_skills=0, b_access=0, b_cost=0, b_policy=0)
+    args = (np.zeros(1), np.ones(3), np.ones(3))
+    p1 = location.choice_probabilities(location.utility(*args, counts, np.zeros(3), np.zeros(3), np.zeros(3), pop,
+                                                        b_agglomeration=1.0, **kw), pop)[:, 0]
+    assert np.allclose(p1, (1 + counts[:, 0]) / (1 + counts[:, 0]).sum(), atol=0.01)
+    p0 = location.choice_probabilities(location.utility(*args, counts, np.zeros(3), np.zeros(3), np.zeros(3), pop,
+                                                        b_agglomeration=0.0, **kw), pop)[:, 0]
+    assert np.allclose(p0, pop / pop.sum())
 
 
 def test_sample_regions_follows_the_probabilities():

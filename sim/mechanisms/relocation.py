@@ -2,7 +2,7 @@
 
 A plant that fits its region badly may move: each year a share of plants considers a move, draws a
 candidate region from the location logit of its sector, and moves when the utility gain beats the
-moving cost. In the plant accounts a move is a closure at the origin and an opening at the
+moving cost; the gain compares site quality (the utility without the region-size term). In the plant accounts a move is a closure at the origin and an opening at the
 destination, linked through ``relocated_from``. Reference: Brouwer, Mariotti and van Ommeren (2004)
 on firm relocation decisions.
 """
