@@ -74,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir", type=Path)
     rep.add_argument("--out", type=Path, default=None, help="report folder (default RUN_DIR/report)")
 
+    c = sub.add_parser("calibrate", help="ABC-SMC calibration to the 1973-2016 targets (pyabc)")
+    c.add_argument("--budget", type=_positive_int, default=2000, help="total parameter points to simulate")
+    c.add_argument("--resume", action="store_true", help="continue the calibration stored in --db")
+    c.add_argument("--scheduler", default=None, help="dask.distributed scheduler address (tcp://HOST:PORT)")
+    c.add_argument("--workers", type=_positive_int, default=2, help="local worker processes (default 2)")
+    c.add_argument("--db", type=Path, default=Path("runs/calibration/abc.db"), help="SQLite history")
+    c.add_argument("--population", type=_positive_int, default=None, help="particles per generation")
+    c.add_argument("--generations", type=_positive_int, default=None, help="maximum generations")
+    c.add_argument("--out", type=Path, default=None, help="where calibrated.toml and posterior.csv go "
+                   "(default calibration/)")
+    c.add_argument("--report", action="store_true", help="write the posterior-predictive report instead")
+    c.add_argument("--seeds", type=_positive_int, default=50, help="seeds for --report (default 50)")
+
     sub.add_parser("params", help="list every parameter with its default, range and meaning")
     v = sub.add_parser("validate", help="check a scenario file without running it")
     v.add_argument("scenario", type=Path)
@@ -161,6 +174,28 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(a: argparse.Namespace) -> int:
+    if a.scheduler and not a.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+        return _fail(f"--scheduler {a.scheduler!r}: expected an address such as tcp://HOST:PORT")
+    if a.report:
+        from calibration.report import write_calibration_report
+
+        out = a.out or Path("runs/calibration/report")
+        print(f"wrote {write_calibration_report(out, seeds=a.seeds, workers=a.workers)}")
+        return 0
+    from calibration.run import calibrate
+
+    if a.resume and not a.db.is_file():
+        return _fail(f"--resume: no calibration history at {a.db}")
+    if not a.resume and a.db.exists():
+        return _fail(f"--db {a.db} exists; use --resume to continue it, or choose another --db")
+    kw = {"out_dir": a.out} if a.out else {}
+    path = calibrate(budget=a.budget, resume=a.resume, scheduler=a.scheduler, workers=a.workers, db=a.db,
+                     population_size=a.population, generations=a.generations, **kw)
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_params(a: argparse.Namespace) -> int:
     rng = ranges()
     for name, f in Params.model_fields.items():
@@ -181,7 +216,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"run": cmd_run, "plant": cmd_plant, "metrics": cmd_metrics, "report": cmd_report,
-               "params": cmd_params, "validate": cmd_validate}[args.command]
+               "params": cmd_params, "validate": cmd_validate, "calibrate": cmd_calibrate}[args.command]
     return handler(args)
 
 

@@ -23,9 +23,15 @@ from sim.params import Params
 
 def legacy_location_weights(p: Params) -> np.ndarray:
     """(R x S) probabilities of a 1973 plant of sector s being in region r:
-    ``pop_r x industry share_r x tir_boost^TIR x (1 + strength x cluster weight_rs)``, normalised."""
+    ``base_r x tir_boost^TIR x (1 + strength x cluster weight_rs)``, normalised, where ``base_r`` blends
+    the region's share of GB population x 1970 NUTS-1 industry share (weight ``1 - m``) with its share of
+    GB manufacturing GVA in 1998, the earliest public NUTS-2 manufacturing figure (weight
+    ``m = legacy_manufacturing_1998``)."""
     reg = load_regions()
-    base = (reg["population_base"] * reg["industry_share_1970_nuts1"]).to_numpy()
+    a = (reg["population_base"] * reg["industry_share_1970_nuts1"]).to_numpy(float)
+    b = (reg["gva_total_1998"] * reg["manuf_share_1998"]).to_numpy(float)
+    m = p.legacy_manufacturing_1998
+    base = (1.0 - m) * a / a.sum() + m * b / b.sum()
     base = base * np.where(reg["tir"].to_numpy(), p.legacy_tir_boost, 1.0)
     cl = np.zeros((len(reg), len(SECTOR_CODES)))
     ridx = region_index()

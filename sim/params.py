@@ -45,6 +45,9 @@ class Params(BaseModel):
                                description="'legacy': 1973 industrial legacy and historic clusters; "
                                            "'uniform': identical regions (for path-dependence experiments)")
     legacy_cluster_strength: float = _p(1.5, 0.0, 10.0, "weight of historic cluster locations in the 1973 state")
+    legacy_manufacturing_1998: float = _p(0.5, 0.0, 1.0, "weight of the 1998 regional manufacturing GVA pattern "
+                                                        "(vs population x 1970 NUTS-1 industry share) in the 1973 "
+                                                        "plant locations")
     legacy_tir_boost: float = _p(1.15, 0.5, 4.0, "AM density of TIRs relative to other regions in 1973")
     plant_size_sigma: float = _p(1.5, 0.3, 3.0, "s.d. of log plant capacity in 1973")
     foreign_size_premium: float = _p(3.0, 1.0, 10.0, "mean capacity of foreign plants relative to GB plants in 1973")

@@ -1,0 +1,183 @@
+"""ABC-SMC calibration with pyabc.
+
+- Priors: uniform over each free parameter's documented range (``sim.params.ranges()``), the free
+  parameters listed in ``calibration/calibration.toml``.
+- Model: parameters -> ``sim.simulate_many`` over ``seeds`` -> median summary statistics.
+- Distance: ``calibration.targets.distance`` (weighted, tolerance-scaled, every target).
+- History: a SQLite database, so a killed calibration resumes where it stopped (``resume=True``).
+- Execution: local processes by default, a dask.distributed scheduler when an address is given.
+- Progress: pyabc's per-generation log (epsilon, acceptance rate) plus a line per generation here.
+
+Reference: Toni et al. (2009) ABC-SMC; Schälte et al. (2022) pyABC.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.params import ranges
+
+HERE = Path(__file__).resolve().parent
+CONFIG_FILE = HERE / "calibration.toml"
+
+
+@dataclass
+class CalibrationConfig:
+    free: list[str]
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    population_size: int = 60
+    generations: int = 8
+    fixed: dict[str, Any] = field(default_factory=dict)
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path = CONFIG_FILE) -> "CalibrationConfig":
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        c = data.get("calibration", {})
+        rng = ranges()
+        free = list(c.get("free", []))
+        bad = [p for p in free if p not in rng]
+        if bad:
+            raise ValueError(f"{path}: calibration.free: unknown or non-numeric parameter(s) {bad}; "
+                             f"allowed: {', '.join(rng)}")
+        bounds = {p: rng[p] for p in free}
+        for p, (lo, hi) in dict(c.get("prior", {})).items():
+            if p not in bounds:
+                raise ValueError(f"{path}: calibration.prior.{p}: not a free parameter")
+            dlo, dhi = rng[p]
+            if not (dlo <= lo < hi <= dhi):
+                raise ValueError(f"{path}: calibration.prior.{p}: [{lo}, {hi}] must lie inside the documented "
+                                 f"range [{dlo}, {dhi}]")
+            bounds[p] = (float(lo), float(hi))
+        return cls(free=free, seeds=list(c.get("seeds", [0, 1, 2])),
+                   population_size=int(c.get("population_size", 60)), generations=int(c.get("generations", 8)),
+                   fixed=dict(data.get("fixed", {})), bounds=bounds)
+
+
+class SimulationModel:
+    """Picklable pyabc model: parameters -> summary statistics (medians over seeds)."""
+
+    def __init__(self, seeds, fixed: dict[str, Any] | None = None, integer_params=()):
+        self.seeds = list(seeds)
+        self.fixed = dict(fixed or {})
+        self.integer_params = set(integer_params)
+
+    def __call__(self, pars) -> dict[str, float]:
+        from calibration.summary import summary_statistics
+        from sim.runner import simulate_many
+
+        p = {k: (int(round(v)) if k in self.integer_params else float(v)) for k, v in dict(pars).items()}
+        p = {**self.fixed, **p}
+        try:
+            res = simulate_many(params=p, seeds=self.seeds, workers=1)
+            return summary_statistics(res)
+        except Exception as e:  # a failing point is a point far from the data, not a crash
+            logging.getLogger("calibration").warning("simulation failed at %s: %s", p, e)
+            return {"failed": 1.0}
+
+
+class TargetDistance:
+    """Picklable pyabc distance: the weighted target distance (the observed dict is not used)."""
+
+    def __init__(self, targets):
+        self.targets = targets
+
+    def __call__(self, x: dict, x0: dict | None = None) -> float:
+        from calibration.targets import distance
+
+        if "failed" in x:
+            return math.inf
+        return distance(x, self.targets)
+
+
+def prior(bounds: dict[str, tuple[float, float]]):
+    """Independent uniform priors over the given bounds."""
+    import pyabc
+
+    return pyabc.Distribution(**{p: pyabc.RV("uniform", lo, hi - lo) for p, (lo, hi) in bounds.items()})
+
+
+def make_sampler(workers: int, scheduler: str | None):
+    import pyabc
+
+    if scheduler:
+        from distributed import Client
+
+        return pyabc.sampler.DaskDistributedSampler(dask_client=Client(scheduler))
+    if workers <= 1:
+        return pyabc.sampler.SingleCoreSampler()
+    return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
+
+
+def observed_placeholder(targets) -> dict[str, float]:
+    return {t.statistic: t.observed for t in targets}
+
+
+def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, workers: int = 2,
+            scheduler: str | None = None, resume: bool = False, model=None, log=print):
+    """Run (or resume) an ABC-SMC calibration; returns the pyabc History.
+
+    ``budget`` caps the total number of simulated parameter points (each runs ``len(config.seeds)``
+    seeds). With ``resume``, the last run stored in ``db`` continues with the remaining budget.
+    """
+    import pyabc
+
+    logging.getLogger("ABC").setLevel(logging.WARNING)
+    db = Path(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{db}"
+    model = model or SimulationModel(config.seeds, config.fixed,
+                                     integer_params=[p for p in config.free if p == "n_plants_start"])
+    abc = pyabc.ABCSMC(model, prior(config.bounds), TargetDistance(targets), population_size=config.population_size,
+                       sampler=make_sampler(workers, scheduler))
+    if resume:
+        if not db.is_file():
+            raise FileNotFoundError(f"--resume: no calibration history at {db}")
+        h = pyabc.History(url)
+        run_id = h.id
+        abc.load(url, run_id)
+        done = int(abc.history.total_nr_simulations)
+        log(f"resuming run {run_id} in {db}: {abc.history.max_t + 1} generation(s), {done} simulations done")
+    else:
+        if db.is_file():
+            raise FileExistsError(f"{db} exists; use --resume to continue it, or choose another --db")
+        abc.new(url, observed_placeholder(targets))
+        done = 0
+    remaining = max(0, budget - done)
+    t0 = time.perf_counter()
+    while remaining > 0:
+        t_before = abc.history.max_t
+        if t_before + 1 >= config.generations:
+            break
+        h = abc.run(max_nr_populations=1, max_total_nr_simulations=done + remaining)
+        done = int(h.total_nr_simulations)
+        remaining = budget - done
+        if h.max_t == t_before:  # budget exhausted before a generation completed
+            break
+        pops = h.get_all_populations()
+        eps = float(pops["epsilon"].iloc[-1])
+        df, w = h.get_distribution(t=h.max_t)
+        dist = h.get_weighted_distances(t=h.max_t)["distance"]
+        log(f"generation {h.max_t}: epsilon {eps:.1f}, best distance {dist.min():.1f}, "
+            f"{done} simulations ({remaining if remaining > 0 else 0} left), {time.perf_counter() - t0:.0f} s")
+    return abc.history
+
+
+def posterior_sample(history, t: int | None = None, n: int | None = None, seed: int = 0):
+    """Posterior particles of generation ``t`` (default last) with weights, as a DataFrame."""
+    df, w = history.get_distribution(t=history.max_t if t is None else t)
+    df = df.reset_index(drop=True)
+    df["weight"] = np.asarray(w) / np.sum(w)
+    if n is not None:
+        rng = np.random.default_rng(seed)
+        idx = rng.choice(len(df), size=n, replace=True, p=df["weight"].to_numpy())
+        df = df.iloc[idx].reset_index(drop=True)
+    return df
