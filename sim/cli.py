@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, default=None, help="where calibrated.toml and posterior.csv go "
                    "(default calibration/)")
     c.add_argument("--report", action="store_true", help="write the posterior-predictive report instead")
+    c.add_argument("--recovery", action="store_true", help="parameter-recovery check on simulated pseudo-data")
     c.add_argument("--seeds", type=_positive_int, default=50, help="seeds for --report (default 50)")
 
     sub.add_parser("params", help="list every parameter with its default, range and meaning")
@@ -177,6 +178,12 @@ def cmd_report(a: argparse.Namespace) -> int:
 def cmd_calibrate(a: argparse.Namespace) -> int:
     if a.scheduler and not a.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
         return _fail(f"--scheduler {a.scheduler!r}: expected an address such as tcp://HOST:PORT")
+    if a.recovery:
+        from calibration.recovery import recovery
+
+        out = a.out or Path("runs/calibration/recovery")
+        print(f"wrote {recovery(out, budget=a.budget, workers=a.workers, population_size=a.population, generations=a.generations)}")
+        return 0
     if a.report:
         from calibration.report import write_calibration_report
 

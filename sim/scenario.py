@@ -110,6 +110,9 @@ class Scenario(BaseModel):
     end_year: int = Field(HISTORY_END, ge=FIRST_YEAR + 1, le=LAST_YEAR)
     report_from: int = Field(FIRST_YEAR, ge=FIRST_YEAR, le=LAST_YEAR,
                              description="first year written to the outputs (2016 for forward scenarios)")
+    params_file: str = Field("", description="TOML file whose [params] table is the base parameter set "
+                                            "(e.g. the calibration), relative to the scenario file; the "
+                                            "scenario's own [params] override it")
     params: dict[str, Any] = Field(default_factory=dict)
     interventions: list[Intervention] = Field(default_factory=list)
 
@@ -137,14 +140,17 @@ class Scenario(BaseModel):
 
     def to_toml_dict(self) -> dict[str, Any]:
         d = self.model_dump(exclude_defaults=False)
-        head = {k: d[k] for k in ("name", "description", "start_year", "end_year", "report_from")}
+        head = {k: d[k] for k in ("name", "description", "start_year", "end_year", "report_from", "params_file")}
         out: dict[str, Any] = {"scenario": head, "params": d["params"]}
         out["interventions"] = [{k: v for k, v in iv.items() if v is not None} for iv in d["interventions"]]
         return out
 
 
-def scenario_from_dict(data: dict[str, Any], source: str = "scenario") -> Scenario:
-    """Build a Scenario from the TOML layout ([scenario], [params], [[interventions]])."""
+def scenario_from_dict(data: dict[str, Any], source: str = "scenario", base_dir: Path | None = None) -> Scenario:
+    """Build a Scenario from the TOML layout ([scenario], [params], [[interventions]]).
+
+    ``[scenario] params_file`` names a TOML file (relative to ``base_dir``) whose ``[params]`` are
+    applied first; the scenario's own ``[params]`` override them. The merged set is stored."""
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: expected a table at the top level")
     allowed = {"scenario", "params", "interventions"}
@@ -154,7 +160,22 @@ def scenario_from_dict(data: dict[str, Any], source: str = "scenario") -> Scenar
     flat = dict(data.get("scenario", {}))
     if not isinstance(flat, dict):
         raise ScenarioError(f"{source}: [scenario] must be a table")
-    flat["params"] = data.get("params", {})
+    own = data.get("params", {})
+    if not isinstance(own, dict):
+        raise ScenarioError(f"{source}: [params] must be a table")
+    base: dict[str, Any] = {}
+    pf = flat.get("params_file", "")
+    if pf:
+        if not isinstance(pf, str):
+            raise ScenarioError(f"{source}: scenario.params_file: expected a path string, got {pf!r}")
+        fp = (base_dir or Path.cwd()) / pf
+        if not fp.is_file():
+            raise ScenarioError(f"{source}: scenario.params_file: no such file {fp}")
+        try:
+            base = tomllib.loads(fp.read_text(encoding="utf-8")).get("params", {})
+        except tomllib.TOMLDecodeError as e:
+            raise ScenarioError(f"{source}: scenario.params_file {fp}: malformed TOML: {e}") from None
+    flat["params"] = {**base, **own}
     flat["interventions"] = data.get("interventions", [])
     try:
         return Scenario.model_validate(flat)
@@ -173,4 +194,4 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{p}: malformed TOML: {e}") from None
-    return scenario_from_dict(data, source=str(p))
+    return scenario_from_dict(data, source=str(p), base_dir=p.resolve().parent)

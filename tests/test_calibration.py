@@ -1,0 +1,131 @@
+"""Calibration: targets file, distance, and ABC-SMC end to end with resume."""
+
+import math
+import tomllib
+
+import pandas as pd
+import pytest
+
+from calibration.abc import CalibrationConfig
+from calibration.targets import Target, distance, distance_table, load_targets
+
+TINY_CONFIG = """
+[calibration]
+seeds = [0]
+population_size = 4
+generations = 2
+free = ["exit_rate", "beta_agglomeration"]
+
+[calibration.prior]
+exit_rate = [0.03, 0.08]
+
+[fixed]
+n_plants_start = 800
+"""
+
+
+def _exact(targets):
+    return {t.statistic: t.observed for t in targets}
+
+
+def test_targets_file_encodes_every_target_group():
+    ts = load_targets()
+    groups = {t.group for t in ts}
+    assert groups == {"T1", "T2", "T3", "T4", "T5"}
+    t1 = [t for t in ts if t.group == "T1" and t.statistic.startswith("t1_") and "total" not in t.statistic]
+    assert len(t1) == 8 and sum(t.observed for t in t1) == pytest.approx(100.0)
+    assert all(t.tolerance == 3.0 and t.sign for t in t1)
+    assert all(t.source for t in ts)
+
+
+def test_observed_theil_targets_match_the_observed_data():
+    from sim import report
+
+    o = report.observed_metrics()
+    o = o[(o["measure"] == "gva") & (o["level"] == "ons_group") & (o["metric"] == "theil_gva")]
+    val = o.set_index(["industry", "year"])["value"]
+    key = {"19_21": "CD-CF (19-21)", "26": "CI (26)", "27": "CJ (27)", "28": "CK (28)", "29": "29", "30": "30"}
+    n = 0
+    for t in load_targets():
+        parts = t.statistic.split("_")
+        if t.statistic.startswith("t2_theil_") and parts[-1] in ("1998", "2016") and "_".join(parts[2:-1]) in key:
+            g = key["_".join(parts[2:-1])]
+            assert t.observed == pytest.approx(val[(g, int(parts[-1]))], abs=1e-3)
+            n += 1
+    assert n == 12
+
+
+def test_distance_is_zero_at_the_observation_and_grows_with_the_mismatch():
+    ts = load_targets()
+    stats = _exact(ts)
+    assert distance(stats, ts) == 0.0
+    tab = distance_table(stats, ts)
+    assert tab["pass"].all()
+    d = []
+    for miss in (0.5, 1.0, 2.0, 4.0):
+        s = dict(stats)
+        s["t1_tir_openings_closures_foreign"] += miss * 3.0
+        d.append(distance(s, ts))
+    assert all(b > a for a, b in zip(d, d[1:])) and d[0] > 0
+
+
+def test_one_sided_targets_cost_nothing_on_the_right_side_and_sign_errors_cost_more():
+    lo = Target(name="x", group="T3", statistic="x", kind="min", observed=0.5, tolerance=0.1, weight=1, source="s")
+    assert lo.term(0.9) == 0 and lo.term(0.4) == pytest.approx(1.0) and lo.passes(0.5)
+    t = Target(name="y", group="T1", statistic="y", kind="value", observed=-1.8, tolerance=3, weight=1, source="s",
+               sign=True)
+    assert t.term(0.5) > t.term(-4.1)  # same size of miss, wrong sign costs more
+    assert not t.passes(0.5) and t.passes(-0.2)
+    assert math.isfinite(t.term(float("nan"))) and t.term(float("nan")) > 0
+
+
+def test_calibration_config_refuses_priors_outside_the_documented_range(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('[calibration]\nfree = ["exit_rate"]\n[calibration.prior]\nexit_rate = [0.0, 0.9]\n')
+    with pytest.raises(ValueError, match="exit_rate"):
+        CalibrationConfig.load(f)
+    f.write_text('[calibration]\nfree = ["warp"]\n')
+    with pytest.raises(ValueError, match="warp"):
+        CalibrationConfig.load(f)
+
+
+@pytest.mark.slow
+def test_tiny_calibration_runs_end_to_end_and_resumes_the_same_history(tmp_path):
+    import pyabc
+
+    from calibration.run import calibrate
+
+    cfg = tmp_path / "cal.toml"
+    cfg.write_text(TINY_CONFIG)
+    db = tmp_path / "abc.db"
+    quiet = lambda *a: None  # noqa: E731
+    calibrate(budget=200, db=db, config=cfg, out_dir=tmp_path, workers=1, generations=1, log=quiet)
+    h1 = pyabc.History(f"sqlite:///{db}")
+    assert h1.max_t == 0
+    first = h1.get_distribution(t=0)[0].sort_index()
+    doc = tomllib.loads((tmp_path / "calibrated.toml").read_text())
+    assert set(doc["params"]) == {"exit_rate", "beta_agglomeration", "n_plants_start"}
+    assert 0.03 <= doc["params"]["exit_rate"] <= 0.08
+    assert doc["provenance"]["generations"] == 1
+    post = pd.read_csv(tmp_path / "posterior.csv")
+    assert len(post) == 4 and post["weight"].sum() == pytest.approx(1.0)
+
+    # resume: the same run continues with a further generation; the first is unchanged
+    calibrate(budget=200, db=db, config=cfg, out_dir=tmp_path, workers=1, generations=2, resume=True, log=quiet)
+    h2 = pyabc.History(f"sqlite:///{db}")
+    assert h2.id == h1.id and h2.max_t == 1
+    pd.testing.assert_frame_equal(h2.get_distribution(t=0)[0].sort_index(), first)
+    assert tomllib.loads((tmp_path / "calibrated.toml").read_text())["provenance"]["generations"] == 2
+
+
+def test_pseudo_targets_are_zero_distance_at_the_truth():
+    from calibration.abc import SimulationModel
+    from calibration.recovery import pseudo_targets
+
+    cfg = CalibrationConfig(free=["exit_rate"], seeds=[0], fixed={"n_plants_start": 800},
+                            bounds={"exit_rate": (0.03, 0.08)})
+    truth = {"exit_rate": 0.05}
+    tg = pseudo_targets(truth, cfg, load_targets())
+    stats = SimulationModel(cfg.seeds, cfg.fixed)(truth)
+    assert len(tg) > 50 and distance(stats, tg) == pytest.approx(0.0)
+    assert distance(SimulationModel(cfg.seeds, cfg.fixed)({"exit_rate": 0.08}), tg) > 0
