@@ -157,6 +157,9 @@ def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, 
         t_before = abc.history.max_t
         if t_before + 1 >= config.generations:
             break
+        # pyabc caches the population it calibrates epsilon from; clear it so that each generation's
+        # epsilon comes from the previous generation (not the prior sample of the first call)
+        abc._initial_population = None
         h = abc.run(max_nr_populations=1, max_total_nr_simulations=done + remaining)
         done = int(h.total_nr_simulations)
         remaining = budget - done

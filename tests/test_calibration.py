@@ -129,3 +129,17 @@ def test_pseudo_targets_are_zero_distance_at_the_truth():
     stats = SimulationModel(cfg.seeds, cfg.fixed)(truth)
     assert len(tg) > 50 and distance(stats, tg) == pytest.approx(0.0)
     assert distance(SimulationModel(cfg.seeds, cfg.fixed)({"exit_rate": 0.08}), tg) > 0
+
+
+@pytest.mark.slow
+def test_epsilon_shrinks_from_generation_to_generation(tmp_path):
+    import pyabc
+
+    from calibration.run import calibrate
+
+    cfg = tmp_path / "cal.toml"
+    cfg.write_text(TINY_CONFIG.replace("generations = 2", "generations = 3"))
+    db = tmp_path / "abc.db"
+    calibrate(budget=300, db=db, config=cfg, out_dir=tmp_path, workers=1, log=lambda *a: None)
+    eps = pyabc.History(f"sqlite:///{db}").get_all_populations().set_index("t")["epsilon"]
+    assert eps[1] < eps[0] and eps[2] < eps[1]
