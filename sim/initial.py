@@ -4,7 +4,8 @@ The 1973 plant population is only partly known, so it is built from data plus as
 parameters (documented in docs/ODD.md, "Initialisation"):
 
 - data: region population (1981, or 1998 for UKM6/8/9), the 1970 industry share of the NUTS-1 area
-  (Rosés-Wolf), the TIR set, GERD 2013-16 as the pattern of the science base;
+  (Rosés-Wolf), regional manufacturing GVA in 1998 (ONS; the earliest public NUTS-2 figure, as a proxy
+  for the long-run industrial base), the TIR set, GERD 2013-16 as the pattern of the science base;
 - assumptions: sector shares of plants and output, historic cluster locations and weights
   (``sim/data/clusters.csv``), the TIR boost, plant size and productivity dispersion, foreign shares.
 

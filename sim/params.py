@@ -130,7 +130,8 @@ class Params(BaseModel):
     beta_cost: float = _p(0.5, 0.0, 10.0, "logit weight of regional cost (enters negatively)")
     beta_policy: float = _p(1.0, 0.0, 10.0, "logit weight of policy incentives (FDI attraction)")
     assisted_area_aid: float = _p(0.5, 0.0, 3.0, "historic regional aid (Regional Selective Assistance) to foreign "
-                                                "entrants in the Assisted Areas, logit utility units, from 1973")
+                                                "entrants in the Assisted Areas, added to the policy incentive "
+                                                "(times beta_policy), every simulated year")
 
     # --- 7. regions update
     science_adjust: float = _p(0.1, 0.0, 1.0, "yearly speed at which the science base follows its target")

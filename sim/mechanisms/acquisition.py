@@ -20,5 +20,5 @@ def acquisition_probability(rel_prod: np.ndarray, foreign: np.ndarray, *, rate: 
 
 def acquisition_gain(prod: np.ndarray, bought: np.ndarray, boost: float) -> np.ndarray:
     """Acquired plants gain ``exp(boost)`` in productivity: the parent group's technology, capital and
-    global network (Harris and Robinson 2003 on productivity after foreign acquisition)."""
+    global network (Harris and Robinson 2002 on productivity after foreign acquisition)."""
     return np.where(bought, prod * np.exp(boost), prod)

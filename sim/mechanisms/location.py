@@ -6,7 +6,8 @@ Utility of region r for a plant of sector s::
     U_rs = b_agg ln((1 + n_rs) / (1 + e_rs)) + b_sci w_s z(science_r)
            + b_skl (1 - w_s) z(skills_r) + b_acc access_r - b_cost cost_r + b_pol incentive_r
 
-with z() standardised across regions, access and cost standardised when computed, n_rs the sector's
+with z() standardised across regions, access standardised when computed, cost a weighted sum of
+standardised terms (plus policy changes), n_rs the sector's
 plants in the region and e_rs = n_s pop_r / sum(pop) the count the region would have if the sector were
 spread like population. ``pop_r`` is the size term of a conditional logit over areas of unequal size
 (more sites in bigger regions); ``U`` is the quality of a site, which relocation compares. So b_agg = 1 reproduces the sector's current spatial distribution in
