@@ -35,6 +35,7 @@ class CalibrationConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     population_size: int = 60
     generations: int = 8
+    transition_scaling: float = 2.0
     fixed: dict[str, Any] = field(default_factory=dict)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
@@ -59,7 +60,7 @@ class CalibrationConfig:
             bounds[p] = (float(lo), float(hi))
         return cls(free=free, seeds=list(c.get("seeds", [0, 1, 2])),
                    population_size=int(c.get("population_size", 60)), generations=int(c.get("generations", 8)),
-                   fixed=dict(data.get("fixed", {})), bounds=bounds)
+                   transition_scaling=float(c.get("transition_scaling", 2.0)), fixed=dict(data.get("fixed", {})), bounds=bounds)
 
 
 class SimulationModel:
@@ -105,6 +106,26 @@ def prior(bounds: dict[str, tuple[float, float]]):
     return pyabc.Distribution(**{p: pyabc.RV("uniform", lo, hi - lo) for p, (lo, hi) in bounds.items()})
 
 
+def ridge_transition(bounds: dict[str, tuple[float, float]], scaling: float, ridge: float = 0.02):
+    """pyabc's multivariate-normal perturbation kernel with a ridge on the diagonal.
+
+    With skewed particle weights the weighted sample covariance becomes (nearly) singular in many
+    dimensions; pyabc then evaluates transition densities as exactly zero off that subspace and the
+    importance weights become infinite. Adding ``(ridge x prior width)^2`` to each variance keeps
+    the kernel non-degenerate."""
+    import pyabc
+    import scipy.stats as st
+
+    class RidgeTransition(pyabc.MultivariateNormalTransition):
+        def fit(self, X, w):
+            super().fit(X, w)
+            width = np.array([bounds[c][1] - bounds[c][0] for c in X.columns], dtype=float)
+            self.cov = self.cov + np.diag((ridge * width) ** 2)
+            self.normal = st.multivariate_normal(cov=self.cov, allow_singular=True)
+
+    return RidgeTransition(scaling=scaling)
+
+
 def make_sampler(workers: int, scheduler: str | None):
     import pyabc
 
@@ -136,8 +157,11 @@ def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, 
     url = f"sqlite:///{db}"
     model = model or SimulationModel(config.seeds, config.fixed,
                                      integer_params=[p for p in config.free if p == "n_plants_start"])
+    # a widened kernel: in many dimensions the default (Silverman) bandwidth makes transition densities
+    # underflow to zero, which breaks the importance weights
+    transition = ridge_transition(config.bounds, config.transition_scaling)
     abc = pyabc.ABCSMC(model, prior(config.bounds), TargetDistance(targets), population_size=config.population_size,
-                       sampler=make_sampler(workers, scheduler))
+                       sampler=make_sampler(workers, scheduler), transitions=transition)
     if resume:
         if not db.is_file():
             raise FileNotFoundError(f"--resume: no calibration history at {db}")

@@ -1,11 +1,15 @@
 """The ``sim`` command line.
 
     sim run SCENARIO.toml [--seed N | --seeds K] [--workers W] [--out DIR] [--overwrite]
+    sim compare BASELINE.toml SCENARIO.toml... [--seeds 50] [--workers W] [--out DIR] [--posterior [CSV]]
     sim plant RUN_DIR PLANT_ID [--seed S]
     sim metrics (--observed | RUN_DIR) --out FILE.csv
     sim report RUN_DIR [--out DIR]
     sim params            (every parameter with its default and range)
     sim validate SCENARIO.toml
+    sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --report | --recovery
+    sim sweep PROBLEM.toml --method sobol|morris -N N [--seeds K] [--workers W | --scheduler tcp://HOST:PORT]
+              [--resume] --out DIR
 
 Bad input (a malformed scenario, an unknown region or sector code, a parameter out of range, an
 existing output folder) is refused with a message naming the field, exit code 2, before anything is
@@ -21,6 +25,7 @@ import time
 from pathlib import Path
 
 from sim.params import ParameterError, Params, ranges
+from sim import sweep_cli
 from sim.scenario import ScenarioError, load_scenario
 
 EXIT_BAD_INPUT = 2
@@ -60,6 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     r.add_argument("--track-plants", action="store_true", help="keep each plant's yearly history")
 
+    cp = sub.add_parser("compare", help="effects of scenarios against a baseline: ensembles with common random "
+                        "numbers, median and 90%% interval across seeds")
+    cp.add_argument("baseline", type=Path, help="baseline scenario file (e.g. scenarios/baseline_forward.toml)")
+    cp.add_argument("scenarios", type=Path, nargs="+", help="scenario files to compare with the baseline")
+    cp.add_argument("--seeds", type=_positive_int, default=50, help="seeds per scenario (default 50)")
+    cp.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
+    cp.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    cp.add_argument("--out", type=Path, default=None, help="output folder (default runs/compare-TIMESTAMP)")
+    cp.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    cp.add_argument("--posterior", type=Path, nargs="?", const=True, default=None, metavar="CSV",
+                    help="draw one parameter set per seed from the calibration posterior (default "
+                    "calibration/posterior.csv), shared by the baseline and every scenario")
+    cp.add_argument("--no-figures", action="store_true", help="skip the figures")
+
     pv = sub.add_parser("plant", help="show one plant's record, events and history from a run folder")
     pv.add_argument("run_dir", type=Path)
     pv.add_argument("plant_id", type=int)
@@ -91,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("params", help="list every parameter with its default, range and meaning")
     v = sub.add_parser("validate", help="check a scenario file without running it")
     v.add_argument("scenario", type=Path)
+    sweep_cli.add_parser(sub)
     return ap
 
 
@@ -124,6 +144,32 @@ def cmd_run(a: argparse.Namespace) -> int:
           f"{time.perf_counter() - t0:.1f} s)")
     print(f"  {mv['year'].max()}: plants {last['plants'].median():,.0f}, output GBP {last['output'].median() / 1000:,.1f} bn, "
           f"foreign share {last['foreign_output_share'].median():.2f}, TIR share {last['tir_output_share'].median():.2f}")
+    return 0
+
+
+def cmd_compare(a: argparse.Namespace) -> int:
+    from sim.compare import CompareError, compare, effects_markdown, posterior_draws, prepare
+
+    posterior = False if a.posterior is None else a.posterior
+    out = a.out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:  # refuse bad input before anything runs
+        prepare(a.baseline, a.scenarios, posterior=posterior is not False)
+        if posterior is not False:
+            posterior_draws(a.seeds, *([] if posterior is True else [posterior]))
+    except (ScenarioError, ParameterError, CompareError) as e:
+        return _fail(str(e))
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not a.overwrite:
+        return _fail(f"--out {out} exists and is not empty (use --overwrite to replace it)")
+    t0 = time.perf_counter()
+    cmp = compare(a.baseline, a.scenarios, seeds=range(a.seed, a.seed + a.seeds), workers=a.workers,
+                  posterior=posterior)
+    cmp.manifest["command"] = " ".join(["sim", *sys.argv[1:]]) if sys.argv else "sim compare"
+    cmp.save(out, overwrite=a.overwrite, figures=not a.no_figures)
+    key = ("output_target_gbp_m", "employment_target_jobs", "output_tir_gbp_m", "tir_output_share",
+           "displacement_employment_pct", "cost_per_job_gbp_k")
+    print(effects_markdown(cmp.effects, outcomes_shown=key), end="")
+    print(f"wrote {out} ({len(a.scenarios)} scenario(s) x {a.seeds} seed(s) + baseline, "
+          f"{time.perf_counter() - t0:.1f} s; outcomes in each scenario's last year)")
     return 0
 
 
@@ -222,8 +268,8 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"run": cmd_run, "plant": cmd_plant, "metrics": cmd_metrics, "report": cmd_report,
-               "params": cmd_params, "validate": cmd_validate, "calibrate": cmd_calibrate}[args.command]
+    handler = {"sweep": sweep_cli.run, "run": cmd_run, "compare": cmd_compare, "plant": cmd_plant, "metrics": cmd_metrics,
+               "report": cmd_report, "params": cmd_params, "validate": cmd_validate, "calibrate": cmd_calibrate}[args.command]
     return handler(args)
 
 

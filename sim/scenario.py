@@ -138,6 +138,14 @@ class Scenario(BaseModel):
     def make_params(self, base: Params | None = None) -> Params:
         return make_params(self.params, base=base)
 
+    def target_regions(self) -> list[str]:
+        """The regions any intervention targets (union, in first-mention order; empty without policy)."""
+        return list(dict.fromkeys(c for iv in self.interventions for c in iv.regions))
+
+    def total_budget_gbp_m(self) -> float:
+        """Sum of the interventions' budgets, GBP m."""
+        return float(sum(iv.budget_gbp_m for iv in self.interventions))
+
     def to_toml_dict(self) -> dict[str, Any]:
         d = self.model_dump(exclude_defaults=False)
         head = {k: d[k] for k in ("name", "description", "start_year", "end_year", "report_from", "params_file")}
@@ -146,25 +154,32 @@ class Scenario(BaseModel):
         return out
 
 
-def scenario_from_dict(data: dict[str, Any], source: str = "scenario", base_dir: Path | None = None) -> Scenario:
+def scenario_from_dict(data: dict[str, Any], source: str = "scenario", base_dir: Path | None = None, *,
+                       ignore_params_file: bool = False) -> Scenario:
     """Build a Scenario from the TOML layout ([scenario], [params], [[interventions]]).
 
     ``[scenario] params_file`` names a TOML file (relative to ``base_dir``) whose ``[params]`` are
-    applied first; the scenario's own ``[params]`` override them. The merged set is stored."""
+    applied first; the scenario's own ``[params]`` override them. The merged set is stored.
+    ``ignore_params_file=True`` keeps only the scenario's own ``[params]`` (and an empty
+    ``params_file``): used when another base parameter set replaces the file, e.g. a draw from the
+    calibration posterior in ``sim compare --posterior``."""
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: expected a table at the top level")
     allowed = {"scenario", "params", "interventions"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ScenarioError(f"{source}: unknown section(s) {unknown}; allowed: {sorted(allowed)}")
-    flat = dict(data.get("scenario", {}))
-    if not isinstance(flat, dict):
-        raise ScenarioError(f"{source}: [scenario] must be a table")
+    head = data.get("scenario", {})
+    if not isinstance(head, dict):  # e.g. `scenario = "x"`: refuse it rather than fail in dict()
+        raise ScenarioError(f"{source}: [scenario] must be a table, got {head!r}")
+    flat = dict(head)
     own = data.get("params", {})
     if not isinstance(own, dict):
         raise ScenarioError(f"{source}: [params] must be a table")
     base: dict[str, Any] = {}
     pf = flat.get("params_file", "")
+    if ignore_params_file and isinstance(pf, str):
+        flat["params_file"] = pf = ""
     if pf:
         if not isinstance(pf, str):
             raise ScenarioError(f"{source}: scenario.params_file: expected a path string, got {pf!r}")
@@ -185,8 +200,8 @@ def scenario_from_dict(data: dict[str, Any], source: str = "scenario", base_dir:
         raise ScenarioError(f"{source}: {e}") from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file."""
+def load_scenario(path: str | Path, *, ignore_params_file: bool = False) -> Scenario:
+    """Read and validate a scenario TOML file (see :func:`scenario_from_dict` for ``ignore_params_file``)."""
     p = Path(path)
     if not p.is_file():
         raise ScenarioError(f"{p}: no such scenario file")
@@ -194,4 +209,5 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{p}: malformed TOML: {e}") from None
-    return scenario_from_dict(data, source=str(p), base_dir=p.resolve().parent)
+    return scenario_from_dict(data, source=str(p), base_dir=p.resolve().parent,
+                              ignore_params_file=ignore_params_file)
