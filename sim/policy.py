@@ -10,7 +10,9 @@ and optionally a budget spread evenly over its active years. What each lever doe
 - ``fdi_attraction``: regional aid, + ``intensity`` in the location-choice utility of foreign entrants.
 - ``anchor_oem``: one large foreign plant (``intensity`` x the sector's mean capacity x 10) placed in
   the first target region and sector (default motor vehicles) in the start year; its supplier
-  spillovers raise the skills target by ``intensity / 5`` while active.
+  spillovers raise that region's skills target by ``intensity / 5`` while the lever is active (even if
+  the plant itself closes: the spillover stands for the supplier programme around it). The budget is
+  spent in the first region.
 - ``foreign_investment_shock``: foreign entry into the target regions and foreign acquisitions of
   plants there x (1 - min(intensity, 1)); foreign exit hazard there x (1 + intensity).
 - ``transport``: market access + ``intensity`` (standardised units); regional cost - ``intensity / 2``.
@@ -98,6 +100,7 @@ class PolicySchedule:
                 yp.rd_mult[np.ix_(r, cols)] *= 1.0 + x
             if iv.budget_gbp_m > 0:
                 years = iv.end_year - iv.start_year + 1
-                per = iv.budget_gbp_m / years / len(r)
-                yp.spending.extend((k, int(ri), per) for ri in r)
+                spent_in = r[:1] if iv.lever == "anchor_oem" else r  # the anchor goes to the first region only
+                per = iv.budget_gbp_m / years / len(spent_in)
+                yp.spending.extend((k, int(ri), per) for ri in spent_in)
         return yp

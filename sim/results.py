@@ -60,6 +60,7 @@ class Results:
             raise FileExistsError(f"--out {out} exists and is not empty (use --overwrite to replace it)")
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; a run folder is an ordinary folder
         try:
             for name in TABLES:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)

@@ -80,6 +80,9 @@ class Intervention(BaseModel):
         bad = [c for c in v if c not in codes]
         if bad:
             raise ValueError(f"unknown region code(s) {bad}; allowed: 'ALL' or {', '.join(codes)}")
+        dup = sorted({c for c in v if v.count(c) > 1})
+        if dup:
+            raise ValueError(f"region code(s) {dup} listed more than once")
         return v
 
     @field_validator("sectors")

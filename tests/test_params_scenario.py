@@ -64,3 +64,9 @@ def test_malformed_toml_is_refused(tmp_path):
     f.write_text("[scenario\nname = 1")
     with pytest.raises(ScenarioError, match="malformed TOML"):
         load_scenario(f)
+
+
+def test_duplicate_region_codes_are_refused():
+    with pytest.raises(ScenarioError, match="more than once"):
+        scenario_from_dict({"interventions": [{"lever": "transport", "regions": ["UKE3", "UKE3"], "start_year": 2000,
+                                               "end_year": 2001, "intensity": 1}]})
