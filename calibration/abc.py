@@ -36,6 +36,8 @@ class CalibrationConfig:
     population_size: int = 60
     generations: int = 8
     transition_scaling: float = 2.0
+    refine_top: int = 12
+    refine_seeds: int = 6
     fixed: dict[str, Any] = field(default_factory=dict)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
@@ -60,7 +62,8 @@ class CalibrationConfig:
             bounds[p] = (float(lo), float(hi))
         return cls(free=free, seeds=list(c.get("seeds", [0, 1, 2])),
                    population_size=int(c.get("population_size", 60)), generations=int(c.get("generations", 8)),
-                   transition_scaling=float(c.get("transition_scaling", 2.0)), fixed=dict(data.get("fixed", {})), bounds=bounds)
+                   transition_scaling=float(c.get("transition_scaling", 2.0)),
+                   refine_top=int(c.get("refine_top", 12)), refine_seeds=int(c.get("refine_seeds", 6)), fixed=dict(data.get("fixed", {})), bounds=bounds)
 
 
 class SimulationModel:

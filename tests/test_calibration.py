@@ -14,6 +14,8 @@ TINY_CONFIG = """
 seeds = [0]
 population_size = 4
 generations = 2
+refine_top = 2
+refine_seeds = 1
 free = ["exit_rate", "beta_agglomeration"]
 
 [calibration.prior]
