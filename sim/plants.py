@@ -32,15 +32,21 @@ COLUMNS: dict[str, type] = {
 
 
 class PlantTable:
-    """Columnar store of live plants plus an archive of closed plant records."""
+    """Columnar store of live plants plus an archive of closed plant records.
+
+    Columns live in buffers with spare capacity, so appending new plants costs time in proportion to
+    the new plants, not to the table (amortised doubling); ``cols`` holds views of the live rows."""
 
     def __init__(self, capacity_hint: int = 0):
-        self.cols: dict[str, np.ndarray] = {k: np.empty(0, dtype=t) for k, t in COLUMNS.items()}
+        cap = max(int(capacity_hint), 16)
+        self._buf: dict[str, np.ndarray] = {k: np.empty(cap, dtype=t) for k, t in COLUMNS.items()}
+        self._n = 0
+        self.cols: dict[str, np.ndarray] = {k: b[:0] for k, b in self._buf.items()}
         self._next_id = 0
         self._archive: list[dict[str, np.ndarray]] = []
 
     def __len__(self) -> int:
-        return self.cols["id"].shape[0]
+        return self._n
 
     def __getattr__(self, name: str) -> np.ndarray:
         cols = self.__dict__.get("cols")
@@ -48,8 +54,11 @@ class PlantTable:
             return cols[name]
         raise AttributeError(name)
 
+    def _views(self) -> None:
+        self.cols = {k: b[: self._n] for k, b in self._buf.items()}
+
     def set(self, name: str, values: np.ndarray) -> None:
-        self.cols[name] = np.asarray(values, dtype=COLUMNS[name])
+        self._buf[name][: self._n] = values
 
     def add(self, n: int, **values) -> np.ndarray:
         """Append ``n`` plants; columns not given get defaults. Returns the new ids."""
@@ -57,18 +66,30 @@ class PlantTable:
         self._next_id += n
         defaults = {"parent": -1, "relocated_from": -1, "open_at_start": False, "output": 0.0,
                     "employment": 0.0, "output_start": 0.0, "sti_cap": 0.0, "dui_cap": 0.0}
-        for k, t in COLUMNS.items():
+        new_cols = {}
+        for k, t in COLUMNS.items():  # evaluate every input before the buffers may move
             if k == "id":
-                new = ids
+                new_cols[k] = ids
             elif k in values:
-                new = np.broadcast_to(np.asarray(values[k], dtype=t), (n,))
+                new_cols[k] = np.asarray(values[k], dtype=t)
             elif k in defaults:
-                new = np.full(n, defaults[k], dtype=t)
+                new_cols[k] = defaults[k]
             elif k == "foreign_entry" and "foreign" in values:
-                new = np.broadcast_to(np.asarray(values["foreign"], dtype=t), (n,))
+                new_cols[k] = np.asarray(values["foreign"], dtype=t)
             else:
                 raise KeyError(f"new plants need column {k!r}")
-            self.cols[k] = np.concatenate([self.cols[k], new])
+        m = self._n + n
+        cap = self._buf["id"].shape[0]
+        if m > cap:
+            cap = max(m, 2 * cap)
+            for k, b in self._buf.items():
+                nb = np.empty(cap, dtype=b.dtype)
+                nb[: self._n] = b[: self._n]
+                self._buf[k] = nb
+        for k, v in new_cols.items():
+            self._buf[k][self._n : m] = v
+        self._n = m
+        self._views()
         return ids
 
     def remove(self, mask: np.ndarray, year: int) -> None:
@@ -80,12 +101,15 @@ class PlantTable:
         rec["output_end"] = np.zeros(int(mask.sum()))
         self._archive.append(rec)
         keep = ~mask
-        for k in self.cols:
-            self.cols[k] = self.cols[k][keep]
+        m = int(keep.sum())
+        for k, b in self._buf.items():
+            b[:m] = b[: self._n][keep]
+        self._n = m
+        self._views()
 
     def records(self) -> dict[str, np.ndarray]:
         """All plants ever alive: closed records plus live plants (exit_year -1, output_end = output)."""
-        live = dict(self.cols)
+        live = {k: v.copy() for k, v in self.cols.items()}
         live["exit_year"] = np.full(len(self), -1, dtype=np.int64)
         live["output_end"] = live["output"].copy()
         parts = self._archive + [live]
