@@ -292,17 +292,14 @@ class AMModel(mesa.Model):
         pl = self.plants
         old = {k: v[moves] for k, v in pl.cols.items()}
         n = int(moves.sum())
-        self._log("close", "relocation", old["id"], old["region"], old["sector"], old["foreign"],
-                  np.full(n, -1))
         pl.remove(moves, self.year)
         new_ids = pl.add(n, sector=old["sector"], region=dest, foreign=old["foreign"],
                          foreign_entry=old["foreign_entry"], weight=old["weight"], prod=old["prod"],
                          sti_cap=old["sti_cap"], dui_cap=old["dui_cap"], birth_year=old["birth_year"],
                          entry_year=self.year, parent=old["parent"], relocated_from=old["id"])
+        # closure at the origin linked to the opening at the destination, and back
+        self._log("close", "relocation", old["id"], old["region"], old["sector"], old["foreign"], new_ids)
         self._log("open", "relocation", new_ids, dest, old["sector"], old["foreign"], old["id"])
-        # link the closure rows to the new plants
-        ev = self._events[-2]
-        self._events[-2] = ev[:7] + (new_ids,)
 
     def _sector_means(self):
         pl = self.plants
