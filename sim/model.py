@@ -65,6 +65,7 @@ class AMModel(mesa.Model):
             self.area = np.full(self.R, self.area.mean())
         self.tir = reg["tir"].to_numpy(bool)
         self.sti_w = p.sti_weights()
+        self._log_gain = innovation.log_gain_table(p.sti_gain, p.dui_gain, p.combination_gain)
         sec = ds.load_sectors()
         self.output_per_worker = sec["output_per_worker_1973_k"].to_numpy(float)  # GBP k per worker
         self.years = np.arange(self.start_year, self.end_year + 1)
@@ -110,14 +111,15 @@ class AMModel(mesa.Model):
         self._events: list[tuple[np.ndarray, ...]] = []
         self.track_plants = track_plants
         self._history: list[dict[str, np.ndarray]] = []
+        self._now = None  # this year's observation cells (3 x R x S x ownership x size), set by _observe
         self.datacollector = mesa.DataCollector(model_reporters={
             "year": "year",
             "plants": lambda m: len(m.plants),
-            "output": lambda m: float(m.plants.output.sum()),
-            "employment": lambda m: float(m.plants.employment.sum()),
-            "foreign_output_share": lambda m: m._share(m.plants.foreign),
-            "tir_output_share": lambda m: m._share(m.tir[m.plants.region]),
-            "sme_plant_share": lambda m: float((m.plants.employment < SME_THRESHOLD).mean()) if len(m.plants) else 0.0,
+            "output": lambda m: float(m._now[0].sum()),
+            "employment": lambda m: float(m._now[1].sum()),
+            "foreign_output_share": lambda m: m._cell_share(m._now[0][:, :, 1, :]),
+            "tir_output_share": lambda m: m._cell_share(m._now[0][m.tir]),
+            "sme_plant_share": lambda m: m._cell_share(m._now[2][:, :, :, 0], what=2),
         })
         if self.report_from == self.start_year:
             self.plants.set("output_start", self.plants.output)
@@ -149,9 +151,10 @@ class AMModel(mesa.Model):
     def t(self) -> int:
         return self.year - self.start_year
 
-    def _share(self, mask: np.ndarray) -> float:
-        tot = self.plants.output.sum()
-        return float(self.plants.output[mask].sum() / tot) if tot > 0 else 0.0
+    def _cell_share(self, part: np.ndarray, what: int = 0) -> float:
+        """Share of this year's output (``what=0``) or plant count (``what=2``) in ``part`` of the cells."""
+        tot = self._now[what].sum()
+        return float(part.sum() / tot) if tot > 0 else 0.0
 
     def _allocate(self) -> None:
         """Output and employment of every live plant from demand, weights and productivity."""
@@ -161,14 +164,21 @@ class AMModel(mesa.Model):
         pl.set("output", out)
         pl.set("employment", out * 1000.0 / (self.output_per_worker[pl.sector] * pl.prod))
 
-    def _region_sector_totals(self):
+    def _fine_cells(self) -> np.ndarray:
+        """Output, employment and plant count (3 x cells) by region x sector x ownership x size class:
+        the observation grid, from which the region x sector totals are summed."""
         pl = self.plants
-        key = pl.region * self.S + pl.sector
-        m = self.R * self.S
-        out = np.bincount(key, weights=pl.output, minlength=m).reshape(self.R, self.S)
-        emp = np.bincount(key, weights=pl.employment, minlength=m).reshape(self.R, self.S)
-        cnt = np.bincount(key, minlength=m).reshape(self.R, self.S)
-        return out, emp, cnt
+        large = pl.employment >= SME_THRESHOLD
+        k = ((pl.region * self.S + pl.sector) * 2 + pl.foreign) * 2 + large
+        m = self.R * self.S * 4
+        return np.stack([np.bincount(k, weights=pl.output, minlength=m),
+                         np.bincount(k, weights=pl.employment, minlength=m),
+                         np.bincount(k, minlength=m).astype(float)])
+
+    def _region_sector_totals(self, cells: np.ndarray | None = None):
+        """Output, employment and plant count, each R x S (from ``cells`` of :meth:`_fine_cells` if given)."""
+        c = (self._fine_cells() if cells is None else cells).reshape(3, self.R, self.S, 4).sum(axis=3)
+        return c[0], c[1], c[2].astype(np.int64)
 
     def _log(self, kind: str, cause: str, ids, region, sector, foreign, linked) -> None:
         n = len(ids)
@@ -202,58 +212,65 @@ class AMModel(mesa.Model):
         t = self.t
         growth = self.demand[t] / self.demand[t - 1] - 1.0 if p.demand_on else np.zeros(self.S)
 
+        # log productivity, carried through the step (saves a logarithm in every mechanism)
+        lp = np.log(pl.prod)
+
         # 1. demand: replicator competition on productivity, then allocate the sector's demand
         if p.demand_on:
-            pl.set("weight", demand.replicator(pl.weight, pl.prod, pl.sector, self.S, p.replicator_strength))
+            pl.set("weight", demand.replicator(pl.weight, None, pl.sector, self.S, p.replicator_strength, lp=lp))
         self._allocate()
         sme = pl.employment < SME_THRESHOLD
 
         # 2. innovation
         if p.innovation_on and len(pl):
             sti_w = self.sti_w[pl.sector]
+            rs = pl.region * self.S + pl.sector  # flat region x sector cell of each plant
             h_sti = innovation.sti_hazard(
                 sti_w, self.science[pl.region], pl.foreign, sme, pl.sti_cap, p.sti_rate,
                 p.sme_sti_absorption + yp.sme_absorption[pl.region], p.foreign_network_share,
-                yp.rd_mult[pl.region, pl.sector])
+                np.ravel(yp.rd_mult)[rs])
             dens = innovation.local_density(pl.region, pl.sector, self.R, self.S, p.related_sector_weight)
-            h_dui = innovation.dui_hazard(sti_w, self.skills[pl.region], dens[pl.region, pl.sector],
+            h_dui = innovation.dui_hazard(sti_w, self.skills[pl.region], dens.ravel()[rs],
                                           pl.dui_cap, p.dui_rate, p.interaction_effect)
             u = rng.random((2, len(pl)))
             ok_sti, ok_dui = u[0] < h_sti, u[1] < h_dui
-            pl.set("prod", pl.prod * innovation.innovation_gain(ok_sti, ok_dui, p.sti_gain, p.dui_gain,
-                                                                p.combination_gain))
-            pl.set("prod", innovation.diffusion(pl.prod, pl.weight, pl.sector, self.S, p.diffusion))
+            lp = lp + self._log_gain[ok_sti.view(np.int8) + 2 * ok_dui.view(np.int8)]
+            lp = innovation.diffusion_log(lp, pl.weight, pl.sector, self.S, p.diffusion)
             pl.set("sti_cap", innovation.update_capability(pl.sti_cap, ok_sti, p.capability_learning))
             pl.set("dui_cap", innovation.update_capability(pl.dui_cap, ok_dui, p.capability_learning))
 
-        rel = demand.relative_productivity(pl.prod, pl.weight, pl.sector, self.S)
+        log_rel = demand.log_relative_productivity(lp, pl.weight, pl.sector, self.S)
 
         # 3. exit
         if p.exit_on and len(pl):
             h = exit_m.exit_hazard(
-                rel, self.year - pl.birth_year, ~sme, pl.foreign, self.cost[pl.region], pl.sector, self.S,
+                None, self.year - pl.birth_year, ~sme, pl.foreign, self.cost[pl.region], pl.sector, self.S,
                 rate=p.exit_rate, productivity=p.exit_productivity, age_elasticity=p.exit_age,
                 large_factor=p.exit_large_factor, cost_effect=p.exit_cost, foreign_factor=p.foreign_exit_factor,
                 retrenchment=p.retrenchment, recession_depth=float(self.recession_depth[t]),
-                foreign_exit_mult=yp.foreign_exit_mult[pl.region])
+                foreign_exit_mult=yp.foreign_exit_mult[pl.region], log_rel=log_rel)
             gone = exit_m.draw_exits(h, pl.output, self.min_output[pl.sector], rng.random(len(pl)))
-            self._log("close", "exit", pl.id[gone], pl.region[gone], pl.sector[gone], pl.foreign[gone],
-                      np.full(int(gone.sum()), -1))
-            pl.remove(gone, self.year)
-            rel = rel[~gone]
+            if gone.any():
+                self._log("close", "exit", pl.id[gone], pl.region[gone], pl.sector[gone], pl.foreign[gone],
+                          np.full(int(gone.sum()), -1))
+                keep = ~gone
+                lp, log_rel = lp[keep], log_rel[keep]
+                pl.remove(gone, self.year)
 
         # 4. acquisition
         inflow = float(entry.fdi_level(self.year, p.fdi_early_level))
         if p.acquisition_on and len(pl):
-            pa = acquisition.acquisition_probability(rel, pl.foreign, rate=p.acquisition_rate,
+            pa = acquisition.acquisition_probability(None, pl.foreign, rate=p.acquisition_rate,
                                                      productivity=p.acquisition_productivity,
-                                                     inflow_level=inflow * yp.foreign_entry_mult[pl.region])
+                                                     inflow_level=inflow * yp.foreign_entry_mult[pl.region],
+                                                     log_rel=log_rel)
             bought = rng.random(len(pl)) < pa
             if bought.any():
                 self._log("acquire", "acquisition", pl.id[bought], pl.region[bought], pl.sector[bought],
                           np.ones(int(bought.sum()), bool), np.full(int(bought.sum()), -1))
                 pl.set("foreign", pl.foreign | bought)
-                pl.set("prod", acquisition.acquisition_gain(pl.prod, bought, p.acquisition_boost))
+                lp = lp + p.acquisition_boost * bought
+        pl.set("prod", np.exp(lp))
 
         counts = np.bincount(pl.region * self.S + pl.sector, minlength=self.R * self.S).reshape(self.R, self.S)
         u_dom = self._utility(yp, counts, foreign_entrant=False)
@@ -271,54 +288,54 @@ class AMModel(mesa.Model):
 
         # 6. entry
         if p.entry_on:
-            self._entry(yp, growth, inflow, counts, prob_dom)
+            self._entry(yp, growth, inflow, counts, prob_dom, lp)
         for r, s, size in yp.anchors:
             self._add_anchor(r, s, size)
 
         # 7. regions
         self._allocate()
+        cells = self._fine_cells()
         if p.regions_on:
-            self._update_regions(yp)
+            self._update_regions(yp, cells)
 
         # 8. observe
         if self.year == self.report_from:
             self.plants.set("output_start", self.plants.output)
             self.plants.set("open_at_start", np.ones(len(self.plants), bool))
-        self._observe()
+        self._observe(cells)
         self.running = self.year < self.end_year
 
     # ------------------------------------------------------------------ mechanism wrappers
     def _relocate(self, moves: np.ndarray, dest: np.ndarray) -> None:
         pl = self.plants
-        old = {k: v[moves] for k, v in pl.cols.items()}
-        n = int(moves.sum())
-        pl.remove(moves, self.year)
-        new_ids = pl.add(n, sector=old["sector"], region=dest, foreign=old["foreign"],
-                         foreign_entry=old["foreign_entry"], weight=old["weight"], prod=old["prod"],
-                         sti_cap=old["sti_cap"], dui_cap=old["dui_cap"], birth_year=old["birth_year"],
-                         entry_year=self.year, parent=old["parent"], relocated_from=old["id"])
+        idx = np.flatnonzero(moves)
+        origin = pl.region[idx].copy()
+        old_ids, new_ids = pl.relocate(idx, dest, self.year)
+        sector, foreign = pl.sector[idx], pl.foreign[idx]
         # closure at the origin linked to the opening at the destination, and back
-        self._log("close", "relocation", old["id"], old["region"], old["sector"], old["foreign"], new_ids)
-        self._log("open", "relocation", new_ids, dest, old["sector"], old["foreign"], old["id"])
+        self._log("close", "relocation", old_ids, origin, sector, foreign, new_ids)
+        self._log("open", "relocation", new_ids, dest, sector, foreign, old_ids)
 
-    def _sector_means(self):
+    def _sector_means(self, lp: np.ndarray | None = None):
         pl = self.plants
         n = np.bincount(pl.sector, minlength=self.S)
         wsum = np.bincount(pl.sector, weights=pl.weight, minlength=self.S)
         mean_w = np.where(n > 0, wsum / np.maximum(n, 1), 1.0)
         # entrants are benchmarked on the typical (unweighted) plant of the sector
-        lp = np.bincount(pl.sector, weights=np.log(pl.prod), minlength=self.S)
+        lp = np.bincount(pl.sector, weights=np.log(pl.prod) if lp is None else lp, minlength=self.S)
         mean_lp = np.where(n > 0, lp / np.maximum(n, 1), 0.0)
         return n, mean_w, mean_lp
 
-    def _entry(self, yp, growth: np.ndarray, inflow: float, counts: np.ndarray, prob_dom: np.ndarray) -> None:
+    def _entry(self, yp, growth: np.ndarray, inflow: float, counts: np.ndarray, prob_dom: np.ndarray,
+               lp: np.ndarray) -> None:
+        """Spinoffs, start-ups and foreign entries; ``lp`` is the live plants' log productivity."""
         p, pl, rng = self.p, self.plants, self.rng
-        n_s, mean_w, mean_lp = self._sector_means()
+        n_s, mean_w, mean_lp = self._sector_means(lp)
         gf = entry.demand_growth_factor(growth, p.entry_demand_elasticity)
         sig = p.productivity_sigma
 
         # (a1) spinoffs: parents chosen by productivity, born mostly in the parent's region
-        rel = demand.relative_productivity(pl.prod, pl.weight, pl.sector, self.S) if len(pl) else np.empty(0)
+        rel = np.exp(demand.log_relative_productivity(lp, pl.weight, pl.sector, self.S))
         k = entry.spinoff_counts(p.spinoff_rate, rel, gf[pl.sector], rng)
         parents = np.repeat(np.arange(len(pl)), k)
         if parents.size:
@@ -326,11 +343,11 @@ class AMModel(mesa.Model):
             local = rng.random(parents.size) < p.spinoff_local
             reg = np.where(local, pl.region[parents],
                            location.sample_regions(prob_dom, s, rng.random(parents.size)))
-            lp = mean_lp[s] + entry.inherit(np.log(pl.prod[parents]) - mean_lp[s], p.entrant_productivity,
+            lp_new = mean_lp[s] + entry.inherit(lp[parents] - mean_lp[s], p.entrant_productivity,
                                             p.spinoff_heritage) + 0.5 * sig * rng.standard_normal(parents.size)
             ids = pl.add(parents.size, sector=s, region=reg, foreign=False,
                          weight=p.entrant_size * mean_w[s] * np.exp(0.5 * rng.standard_normal(parents.size)),
-                         prod=np.exp(lp), birth_year=self.year, entry_year=self.year,
+                         prod=np.exp(lp_new), birth_year=self.year, entry_year=self.year,
                          sti_cap=entry.inherit(pl.sti_cap[parents], 0.1, p.spinoff_heritage),
                          dui_cap=entry.inherit(pl.dui_cap[parents], 0.1, p.spinoff_heritage),
                          parent=pl.id[parents])
@@ -368,10 +385,10 @@ class AMModel(mesa.Model):
                               sti_cap=0.6, dui_cap=0.6)
         self._log("open", "anchor_oem", ids, [r], [s], [True], [-1])
 
-    def _update_regions(self, yp) -> None:
+    def _update_regions(self, yp, cells: np.ndarray) -> None:
         p = self.p
         pop = self.population[self.t]
-        out_rs, emp_rs, _ = self._region_sector_totals()
+        out_rs, emp_rs, _ = self._region_sector_totals(cells)
         sci_t = regions.science_target(self.gerd_rel, out_rs, self.sti_w, pop, p.science_legacy)
         self.science = regions.follow(self.science, sci_t + yp.science_target, p.science_adjust)
         skl_t = regions.skills_target(emp_rs, self.sti_w, pop)
@@ -380,17 +397,12 @@ class AMModel(mesa.Model):
                                           p.crowding) + yp.cost
         self.access_z = location.standardise(regions.market_access(pop, self.dist, self.area, p.access_distance_km))
 
-    def _observe(self) -> None:
+    def _observe(self, cells: np.ndarray | None = None) -> None:
         pl = self.plants
         if self.year >= self.report_from:
-            large = pl.employment >= SME_THRESHOLD
-            key = ((pl.region * self.S + pl.sector) * 2 + pl.foreign) * 2 + large
-            m = self.R * self.S * 4
-            self._cells.append(np.stack([
-                np.bincount(key, weights=pl.output, minlength=m),
-                np.bincount(key, weights=pl.employment, minlength=m),
-                np.bincount(key, minlength=m).astype(float),
-            ]))
+            cells = self._fine_cells() if cells is None else cells
+            self._cells.append(cells)
+            self._now = cells.reshape(3, self.R, self.S, 2, 2)
             self._cell_years.append(self.year)
             if self.track_plants:
                 self._history.append({"year": np.full(len(pl), self.year), "plant_id": pl.id.copy(),

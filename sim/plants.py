@@ -92,20 +92,43 @@ class PlantTable:
         self._views()
         return ids
 
+    def _archive_rows(self, idx: np.ndarray, year: int) -> None:
+        rec = {k: v[idx] for k, v in self.cols.items()}
+        rec["exit_year"] = np.full(idx.size, year, dtype=np.int64)
+        rec["output_end"] = np.zeros(idx.size)
+        self._archive.append(rec)
+
     def remove(self, mask: np.ndarray, year: int) -> None:
         """Close the plants where ``mask`` is true: archive their final record with ``exit_year``."""
-        if not mask.any():
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
             return
-        rec = {k: v[mask] for k, v in self.cols.items()}
-        rec["exit_year"] = np.full(int(mask.sum()), year, dtype=np.int64)
-        rec["output_end"] = np.zeros(int(mask.sum()))
-        self._archive.append(rec)
-        keep = ~mask
-        m = int(keep.sum())
+        self._archive_rows(idx, year)
+        keep = np.flatnonzero(~np.asarray(mask, bool))
+        m = keep.size
         for k, b in self._buf.items():
-            b[:m] = b[: self._n][keep]
+            b[:m] = b[keep]  # fancy indexing copies first, so the overlap is safe
         self._n = m
         self._views()
+
+    def relocate(self, idx: np.ndarray, region: np.ndarray, year: int) -> tuple[np.ndarray, np.ndarray]:
+        """Move the plants at rows ``idx`` to ``region``: in the plant accounts the plant at the origin
+        closes (its record is archived) and a new plant with a new id opens at the destination in the
+        same row, keeping its capabilities, ownership, birth year and parent, with ``relocated_from``
+        pointing to the closed plant. Returns (old ids, new ids)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        old_ids = self._buf["id"][idx].copy()
+        self._archive_rows(idx, year)
+        new_ids = np.arange(self._next_id, self._next_id + idx.size, dtype=np.int64)
+        self._next_id += idx.size
+        b = self._buf
+        b["id"][idx] = new_ids
+        b["region"][idx] = region
+        b["entry_year"][idx] = year
+        b["relocated_from"][idx] = old_ids
+        b["open_at_start"][idx] = False
+        b["output_start"][idx] = 0.0
+        return old_ids, new_ids
 
     def records(self) -> dict[str, np.ndarray]:
         """All plants ever alive: closed records plus live plants (exit_year -1, output_end = output)."""

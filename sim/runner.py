@@ -7,6 +7,7 @@ model's generator seeded with ``seed``, so a seed gives identical tables in any 
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -174,8 +175,10 @@ def _cat(codes: np.ndarray, labels) -> pd.Categorical:
     return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=list(labels))
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """Package version plus the git commit of the working tree, when available."""
+    """Package version plus the git commit of the working tree, when available (looked up once per
+    process: it costs two git calls)."""
     import subprocess
 
     root = Path(__file__).resolve().parents[1]

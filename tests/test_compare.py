@@ -46,21 +46,26 @@ LEVER_CASES = {
 
 @pytest.fixture(scope="module")
 def lever_comparison():
-    """All seven levers against one baseline on the same 6 seeds (about 7 s)."""
+    """All seven levers against one baseline on the same 12 seeds (about 15 s)."""
     scenarios = [_sc(k, [iv]) for k, (iv, _, _) in LEVER_CASES.items()]
-    return compare(_sc("base"), scenarios, seeds=range(100, 106))
+    return compare(_sc("base"), scenarios, seeds=range(100, 112))
 
 
-@pytest.mark.slow  # the shared lever ensemble: 8 scenarios x 6 seeds, about 7 s
+@pytest.mark.slow  # the shared lever ensemble: 8 scenarios x 12 seeds, about 15 s
 @pytest.mark.parametrize("lever", list(LEVER_CASES))
 def test_each_lever_moves_its_target_outcome_in_the_documented_direction(lever_comparison, lever):
     _, outcome, sign = LEVER_CASES[lever]
     e = lever_comparison.effects.set_index(["scenario", "outcome"]).loc[(lever, outcome)]
-    # the whole 90% interval across seeds lies on the documented side of zero
-    assert (e["effect_lo"] > 0) if sign > 0 else (e["effect_hi"] < 0), e
+    ps = lever_comparison.per_seed
+    d = ps[(ps["scenario"] == lever) & (ps["outcome"] == outcome)]["effect"].to_numpy() * sign
+    # a small region over 20 years at 2,000 plants is noisy: the median effect is on the documented
+    # side and a one-sided sign test across the 12 paired seeds rejects "no effect" (at least 10 of 12
+    # seeds agree: P = 0.019 under a fair coin)
+    assert e["effect_median"] * sign > 0, e
+    assert (d > 0).sum() >= 10, d
 
 
-@pytest.mark.slow  # shares the ~7 s lever ensemble
+@pytest.mark.slow  # shares the ~15 s lever ensemble
 def test_effects_table_has_the_documented_columns_and_outcomes(lever_comparison):
     eff = lever_comparison.effects
     assert list(eff.columns) == EFFECT_COLUMNS
@@ -78,15 +83,15 @@ def test_effects_table_has_the_documented_columns_and_outcomes(lever_comparison)
     assert (eff["effect_lo"] <= eff["effect_median"]).all() and (eff["effect_median"] <= eff["effect_hi"]).all()
 
 
-@pytest.mark.slow  # shares the ~7 s lever ensemble
+@pytest.mark.slow  # shares the ~15 s lever ensemble
 def test_common_random_numbers_every_scenario_sees_the_same_baseline_runs(lever_comparison):
     ps = lever_comparison.per_seed
     nat = ps[ps["outcome"] == "plants_foreign_owned"].pivot(index="seed", columns="scenario", values="baseline")
     assert (nat.nunique(axis=1) == 1).all()
-    assert sorted(ps["seed"].unique()) == list(range(100, 106))
+    assert sorted(ps["seed"].unique()) == list(range(100, 112))
 
 
-@pytest.mark.slow  # shares the ~7 s lever ensemble
+@pytest.mark.slow  # shares the ~15 s lever ensemble
 def test_displacement_and_cost_per_job_follow_from_the_per_seed_effects(lever_comparison):
     ps = lever_comparison.per_seed
     d = ps[ps["scenario"] == "transport"].pivot(index="seed", columns="outcome", values="effect")

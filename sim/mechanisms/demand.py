@@ -29,19 +29,18 @@ def demand_table(paths: pd.DataFrame, recessions: pd.DataFrame, years: np.ndarra
     return out
 
 
-def replicator(weight: np.ndarray, prod: np.ndarray, sector: np.ndarray, n_sectors: int,
-               strength: float) -> np.ndarray:
+def replicator(weight: np.ndarray, prod: np.ndarray | None, sector: np.ndarray, n_sectors: int,
+               strength: float, *, lp: np.ndarray | None = None) -> np.ndarray:
     """Discrete replicator dynamics: market-share weights grow with log productivity above the sector's
-    output-weighted mean, ``w <- w * exp(strength * (ln A - mean_s ln A))``.
+    output-weighted mean, ``w <- w * exp(strength * (ln A - mean_s ln A))``. ``lp`` (= ln A), when
+    given, saves taking the logarithm again.
 
     Reference: Fisher's replicator equation as used in evolutionary economics (Metcalfe 1994).
     """
     if strength == 0 or weight.size == 0:
         return weight
-    lp = np.log(prod)
-    wsum = np.bincount(sector, weights=weight, minlength=n_sectors)
-    mean = np.bincount(sector, weights=weight * lp, minlength=n_sectors) / np.maximum(wsum, 1e-300)
-    return weight * np.exp(strength * (lp - mean[sector]))
+    lp = np.log(prod) if lp is None else lp
+    return weight * np.exp(strength * log_relative_productivity(lp, weight, sector, n_sectors))
 
 
 def allocate_output(weight: np.ndarray, sector: np.ndarray, demand: np.ndarray) -> np.ndarray:
@@ -52,7 +51,12 @@ def allocate_output(weight: np.ndarray, sector: np.ndarray, demand: np.ndarray) 
 
 def relative_productivity(prod: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int) -> np.ndarray:
     """Productivity relative to the sector's output-weighted geometric mean."""
-    lp = np.log(prod)
+    return np.exp(log_relative_productivity(np.log(prod), weight, sector, n_sectors))
+
+
+def log_relative_productivity(lp: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int) -> np.ndarray:
+    """``ln A - mean_s ln A``: log productivity relative to the sector's output-weighted mean (the
+    logarithm of :func:`relative_productivity`, from log productivity ``lp``)."""
     wsum = np.bincount(sector, weights=weight, minlength=n_sectors)
     mean = np.bincount(sector, weights=weight * lp, minlength=n_sectors) / np.maximum(wsum, 1e-300)
-    return np.exp(lp - mean[sector])
+    return lp - mean[sector]

@@ -58,8 +58,18 @@ def diffusion(prod: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sector
     """Knowledge diffusion (imitation): each plant below the sector's output-weighted mean log
     productivity closes a share ``rate`` of its gap (leaders are unaffected), which keeps the productivity distribution from spreading
     without bound. Reference: Nelson and Winter (1982), imitation in evolutionary growth models."""
-    lp = np.log(prod)
+    return np.exp(diffusion_log(np.log(prod), weight, sector, n_sectors, rate))
+
+
+def diffusion_log(lp: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int, rate: float) -> np.ndarray:
+    """:func:`diffusion` on log productivity: ``lp + rate x max(mean_s lp - lp, 0)``."""
     wsum = np.bincount(sector, weights=weight, minlength=n_sectors)
     mean = np.bincount(sector, weights=weight * lp, minlength=n_sectors) / np.maximum(wsum, 1e-300)
-    gap = mean[sector] - lp
-    return np.exp(lp + rate * np.maximum(gap, 0.0))
+    return lp + rate * np.maximum(mean[sector] - lp, 0.0)
+
+
+def log_gain_table(sti_gain: float, dui_gain: float, combination_gain: float) -> np.ndarray:
+    """``ln`` of :func:`innovation_gain` for (no success, STI only, DUI only, both), indexed by
+    ``sti_ok + 2 dui_ok``: the model adds it to log productivity."""
+    ok_sti, ok_dui = np.array([False, True, False, True]), np.array([False, False, True, True])
+    return np.log(innovation_gain(ok_sti, ok_dui, sti_gain, dui_gain, combination_gain))
