@@ -235,6 +235,7 @@ class AMModel(mesa.Model):
             u = rng.random((2, len(pl)))
             ok_sti, ok_dui = u[0] < h_sti, u[1] < h_dui
             lp = lp + self._log_gain[ok_sti.view(np.int8) + 2 * ok_dui.view(np.int8)]
+            lp = innovation.foreign_technology_transfer(lp, pl.foreign, p.foreign_productivity_growth)
             lp = innovation.diffusion_log(lp, pl.weight, pl.sector, self.S, p.diffusion)
             pl.set("sti_cap", innovation.update_capability(pl.sti_cap, ok_sti, p.capability_learning))
             pl.set("dui_cap", innovation.update_capability(pl.dui_cap, ok_dui, p.capability_learning))

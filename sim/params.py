@@ -81,6 +81,9 @@ class Params(BaseModel):
     combination_gain: float = _p(0.03, 0.0, 0.3, "extra productivity gain when STI and DUI succeed together")
     diffusion: float = _p(0.05, 0.0, 1.0, "share of the gap to the sector's mean log productivity that a laggard "
                                           "closes each year by imitation")
+    foreign_productivity_growth: float = _p(0.01, 0.0, 0.05, "yearly log productivity gain of foreign-owned plants "
+                                                          "over GB-owned ones (technology transfer from the parent "
+                                                          "group)")
     capability_learning: float = _p(0.15, 0.0, 1.0, "speed at which plant STI/DUI capability follows its successes")
 
     # --- 3. exit

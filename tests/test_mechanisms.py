@@ -197,3 +197,11 @@ def test_spinoffs_inherit_from_their_parents():
     rng = np.random.default_rng(1)
     k = entry.spinoff_counts(0.1, np.array([0.5] * 5000 + [2.0] * 5000), np.ones(10_000), rng)
     assert k[5000:].sum() > 2 * k[:5000].sum()  # better parents spawn more spinoffs
+
+
+def test_foreign_technology_transfer_raises_foreign_productivity_only():
+    lp = np.zeros(4)
+    foreign = np.array([False, True, False, True])
+    out = innovation.foreign_technology_transfer(lp, foreign, 0.02)
+    assert out[1] == out[3] == pytest.approx(0.02) and out[0] == out[2] == 0.0
+    assert innovation.foreign_technology_transfer(lp, foreign, 0.0) is lp

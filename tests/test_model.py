@@ -187,3 +187,13 @@ def test_agglomeration_alone_gives_arthurs_urn_lock_in_with_seed_dependent_winne
     assert np.median(shares) > 0.3  # lock-in: one region of 40 takes a large share
     _, no_pull = urn(0.0)
     assert np.median(shares) > 3 * np.median(no_pull)
+
+
+def test_technology_transfer_to_foreign_plants_shifts_output_from_gb_incumbents():
+    """Mechanism 2b: with faster productivity growth of foreign-owned plants, replicator competition
+    moves output from GB-owned to foreign-owned plants (the T1 pattern of shrinking GB incumbents)."""
+    def foreign_share(g):
+        return np.mean([sim.simulate(None, params={**SMALL, "foreign_productivity_growth": g}, seed=s)
+                        .model_vars["foreign_output_share"].iloc[-1] for s in range(3)])
+
+    assert foreign_share(0.04) > foreign_share(0.0) + 0.03
