@@ -54,12 +54,17 @@ def calibrated_params(path: Path = HERE / "calibrated.toml") -> dict:
 
 
 def posterior_draws(n: int, path: Path = HERE / "posterior.csv", seed: int = 0) -> list[dict]:
+    """``n`` parameter sets drawn from the posterior's weighted particles; parameters the posterior
+    does not hold are set as in the point estimate (``calibrated.toml`` beside it, else the
+    calibration's fixed values)."""
+    path = Path(path)
     post = pd.read_csv(path)
-    cfg = CalibrationConfig.load()
+    point = path.with_name("calibrated.toml")
+    base = calibrated_params(point) if point.is_file() else CalibrationConfig.load().fixed
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(post), size=n, replace=True, p=post["weight"] / post["weight"].sum())
     free = [c for c in post.columns if c not in ("weight", "distance", "generation")]
-    return [{**cfg.fixed, **{k: float(post.iloc[i][k]) for k in free}} for i in idx]
+    return [{**base, **{k: float(post.iloc[i][k]) for k in free}} for i in idx]
 
 
 def target_table(point: pd.DataFrame, pred: pd.DataFrame | None, targets) -> pd.DataFrame:
