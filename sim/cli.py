@@ -10,6 +10,7 @@
     sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --report | --recovery
     sim sweep PROBLEM.toml --method sobol|morris -N N [--seeds K] [--workers W | --scheduler tcp://HOST:PORT]
               [--resume] --out DIR
+    sim app [--port 8765]  (the teaching app in the browser; needs the 'app' extra)
 
 Bad input (a malformed scenario, an unknown region or sector code, a parameter out of range, an
 existing output folder) is refused with a message naming the field, exit code 2, before anything is
@@ -111,7 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a scenario file without running it")
     v.add_argument("scenario", type=Path)
     sweep_cli.add_parser(sub)
+    ap_app = sub.add_parser("app", help="the teaching app (explorer and lock-in lab) in the browser, on localhost")
+    ap_app.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0: any free port)")
     return ap
+
+
+def _port(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {v}")
+    return v
+
+
+def cmd_app(a: argparse.Namespace) -> int:
+    from sim.app.server import serve
+
+    return serve(port=a.port)
 
 
 def _fail(msg: str) -> int:
@@ -269,7 +288,8 @@ def cmd_validate(a: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"sweep": sweep_cli.run, "run": cmd_run, "compare": cmd_compare, "plant": cmd_plant, "metrics": cmd_metrics,
-               "report": cmd_report, "params": cmd_params, "validate": cmd_validate, "calibrate": cmd_calibrate}[args.command]
+               "report": cmd_report, "params": cmd_params, "validate": cmd_validate, "calibrate": cmd_calibrate,
+               "app": cmd_app}[args.command]
     return handler(args)
 
 
