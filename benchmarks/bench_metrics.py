@@ -8,7 +8,11 @@ Panel: seeds x 44 years (1973-2016) x 40 regions x 8 sectors x 2 ownership x 2 s
 shares, LQ means, 5-year averages, at sector, ONS-group and all-AM level; R&D-growth correlation; EG
 gamma and the T1 decomposition from the plants table) in under 1 s for the panel. Reported for string
 columns (as a model hands them over) and categorical columns (as :func:`sim.report.load_run` reads a
-run folder). Not a test: nothing is asserted.
+run folder). Then the work of a sensitivity sweep or a calibration on the same tables (categorical, as
+:func:`sim.runner.collect` makes them): every summary statistic
+(:func:`calibration.summary.per_seed_statistics`) and the sweep outputs of ``benchmarks/bench_sweep.py``
+(:func:`sim.sweep.model_outputs_table`), for all seeds at once and for one seed alone, per seed. Not a
+test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -67,6 +71,25 @@ def synthetic_plants(seeds: int, per_seed: int, rng: np.random.Generator) -> pd.
     })
 
 
+def synthetic_events(plants: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """An opening for every plant not open at the start and a closure for every exit (as the model logs them)."""
+    opened = plants[~plants["open_at_start"]]
+    closed = plants[plants["exit_year"].notna()]
+    n_open = len(opened)
+    causes = np.array(["startup", "spinoff", "foreign_entry", "relocation"], dtype=object)
+    return pd.DataFrame({
+        "seed": np.concatenate([opened["seed"].to_numpy(), closed["seed"].to_numpy()]),
+        "year": np.concatenate([rng.integers(1974, 2017, n_open), closed["exit_year"].to_numpy(dtype=np.int64)]),
+        "plant_id": np.concatenate([opened["plant_id"].to_numpy(), closed["plant_id"].to_numpy()]),
+        "kind": np.repeat(np.array(["open", "close"], dtype=object), [n_open, len(closed)]),
+        "cause": np.concatenate([rng.choice(causes, n_open), np.full(len(closed), "exit", dtype=object)]),
+        "region": np.concatenate([opened["region"].to_numpy(object), closed["region"].to_numpy(object)]),
+        "sector": np.concatenate([opened["sector"].to_numpy(object), closed["sector"].to_numpy(object)]),
+        "ownership": np.concatenate([opened["ownership_last"].to_numpy(object),
+                                     closed["ownership_last"].to_numpy(object)]),
+    })
+
+
 def timed(label: str, fn, repeat: int = 3) -> float:
     best = np.inf
     for _ in range(repeat):
@@ -112,6 +135,25 @@ def main() -> None:
         ta = timed("ALL metrics incl. plants (EG gamma, decomposition)", lambda: run_metrics(p, pl), repeat=2)
         print(f"  => panel metrics {tp:.2f} s (target < 1 s: {'met' if tp < 1 else 'NOT met'}); "
               f"with plants {ta:.2f} s; decomposition alone {td:.2f} s")
+
+    from bench_sweep import problem  # noqa: E402 - the sweep benchmark's problem: a statistic and a metric
+    from calibration.summary import per_seed_statistics  # noqa: E402
+    from sim.results import Results  # noqa: E402
+    from sim.sweep import model_outputs_table  # noqa: E402
+
+    events = synthetic_events(plants, rng).astype({c: "category" for c in ("kind", "cause", "region", "sector",
+                                                                           "ownership")})
+    empty = pd.DataFrame()
+    ens = Results(panel=panel_cat, events=events, plants=plants_cat, model_vars=empty, spending=empty)
+    one = Results(panel=panel_cat[panel_cat["seed"] == 0], events=events[events["seed"] == 0],
+                  plants=plants_cat[plants_cat["seed"] == 0], model_vars=empty, spending=empty)
+    pb = problem(25_000)
+    S = args.seeds
+    print("\nsummary statistics and sweep outputs (categorical columns):")
+    for label, res, k in ((f"all {S} seeds at once", ens, S), ("one seed alone", one, 1)):
+        ts = timed(f"per_seed_statistics, {label}", lambda: per_seed_statistics(res)) / k
+        to = timed(f"model_outputs_table (bench_sweep problem), {label}", lambda: model_outputs_table(pb, res)) / k
+        print(f"  => per seed: statistics {1000 * ts:.1f} ms, sweep outputs {1000 * to:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ stochastic and a parameter point is judged by an ensemble, not one run. Names ma
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
+from sim import datasets
 from sim import metrics as M
 from sim import observed as obs
 from sim import report
@@ -25,16 +28,47 @@ CONCENTRATED = ("pharmaceuticals", "motor_vehicles", "other_transport", "aerospa
 DISPERSED = ("computers_electronics_optical", "machinery", "electrical_equipment")
 
 
-def _pivot(m: pd.DataFrame, level: str, metric: str) -> pd.DataFrame:
-    """seed x (industry, year) values of one metric."""
-    s = m[(m["level"] == level) & (m["metric"] == metric)]
-    return s.pivot_table(index="seed", columns=["industry", "year"], values="value", observed=True)
+class _Wide:
+    """One metric of one level, seed x (industry, year), as a pivot of the tidy metric table gives it:
+    only the (industry, year) columns with a value in some seed exist, and a seed without any value
+    has NaN everywhere (it would have no row). Columns are arrays over all the panel's seeds."""
+
+    def __init__(self, rm: report.RunMetrics, level: str, metric: str):
+        cube = rm.cubes[level]
+        if metric.endswith("_5y"):
+            years, v, present = rm.five_year(level, metric.removesuffix("_5y"))
+        else:
+            years, v, present = cube.labels[cube.axis("year")], rm.array(level, metric), cube.present
+        ok = present & ~np.isnan(v)  # seed x year x industry
+        self.values = np.where(ok, v, np.nan)
+        self.rows = ok.any(axis=(1, 2))  # seeds with a row
+        self.has = ok.any(axis=0)  # year x industry: the columns
+        self.years = [int(y) for y in years]
+        self.industries = {lab: j for j, lab in enumerate(cube.labels[2])}
+        self.columns = [(i, y) for i, j in sorted(self.industries.items()) for k, y in enumerate(self.years)
+                        if self.has[k, j]]
+        self.column_years = [y for k, y in enumerate(self.years) if self.has[k].any()]  # sorted
+
+    def __getitem__(self, col: tuple) -> np.ndarray:
+        industry, year = col
+        j = self.industries.get(industry)
+        k = self.years.index(year) if year in self.years else None
+        if j is None or k is None or not self.has[k, j]:
+            raise KeyError(col)
+        return self.values[:, k, j]
 
 
-def _at(tab: pd.DataFrame, industry: str, year: int) -> pd.Series:
-    years = sorted({y for _, y in tab.columns})
-    y = min(years, key=lambda v: abs(v - year))  # nearest simulated year
+def _at(tab: _Wide, industry: str, year: int) -> np.ndarray:
+    y = min(tab.column_years, key=lambda v: abs(v - year))  # nearest simulated year
     return tab[(industry, y)]
+
+
+def _on(seeds: pd.Index, index, values: np.ndarray) -> np.ndarray:
+    """``values`` labelled by ``index`` (seeds), aligned to ``seeds``: NaN for a seed not in ``index``."""
+    pos = seeds.get_indexer(index)
+    out = np.full(len(seeds), np.nan)
+    out[pos[pos >= 0]] = np.asarray(values, dtype=float)[pos >= 0]
+    return out
 
 
 def lq_margin(rule: str, t0, t1, n0, n1):
@@ -46,73 +80,79 @@ def lq_margin(rule: str, t0, t1, n0, n1):
     return np.minimum(t1 - n1, t1 - t0)  # rising: TIR above non-TIR and rising
 
 
-def per_seed_statistics(res: Results) -> pd.DataFrame:
-    """All statistics, one row per seed (columns: statistic names)."""
-    panel, plants, events = res.panel, res.plants, res.events
-    m = report.run_metrics(panel)
-    seeds = sorted(panel["seed"].unique())
-    out = pd.DataFrame(index=pd.Index(seeds, name="seed"))
+def per_seed_statistics(res: Results, metrics: report.RunMetrics | None = None) -> pd.DataFrame:
+    """All statistics, one row per seed (columns: statistic names).
 
-    # T1: decomposition
+    ``metrics``: the :class:`sim.report.RunMetrics` of ``res.panel``, if the caller has it already (the
+    sweep outputs share it); by default it is computed here.
+    """
+    plants, events = res.plants, res.events
+    rm = report.RunMetrics(res.panel) if metrics is None else metrics
+    cube = rm.cubes["sector"]  # seed x year x sector x region
+    seeds = pd.Index(cube.labels[0], name="seed")
+    out: dict[str, np.ndarray] = {}  # statistic -> value per seed
+
+    # T1: decomposition (one row per seed and cell, cells in the order of DECOMP_CELLS)
     dec = M.decomposition(plants, by=["seed"])
-    for (rt, pl, ow), g in dec.groupby(["region_type", "plants", "ownership"], sort=False):
-        key = f"t1_{'tir' if rt == 'TIR' else 'nontir'}_{pl}_{ow.lower()}"
-        out[key] = g.set_index("seed")["pct"]
-    out["t1_total_change_gbp_m"] = dec.groupby("seed")["change"].sum()
+    n = len(M.DECOMP_CELLS)
+    dec_seeds = dec["seed"].to_numpy()[::n]
+    pct, change = (dec[c].to_numpy().reshape(-1, n) for c in ("pct", "change"))
+    for c, (rt, pl, ow) in enumerate(M.DECOMP_CELLS if len(dec) else ()):
+        out[f"t1_{'tir' if rt == 'TIR' else 'nontir'}_{pl}_{ow.lower()}"] = _on(seeds, dec_seeds, pct[:, c])
+    out["t1_total_change_gbp_m"] = _on(seeds, dec_seeds, change.sum(axis=1))
 
     # T2: Theil by ONS group, trend, classes, U shape, pharma rank, area vs GVA
-    tg = _pivot(m, "ons_group", "theil_gva")
+    tg = _Wide(rm, "ons_group", "theil_gva")
     for g, k in GROUP_KEY.items():
         a, b = _at(tg, g, 1998), _at(tg, g, 2016)
         out[f"t2_theil_{k}_1998"], out[f"t2_theil_{k}_2016"] = a, b
         out[f"t2_theil_change_{k}"] = b - a
-    t5y = _pivot(m, "sector", "theil_gva_5y")
-    ts = _pivot(m, "sector", "theil_gva")
-    ta = _pivot(m, "sector", "theil_area")
+    t5y = _Wide(rm, "sector", "theil_gva_5y")
+    ts = _Wide(rm, "sector", "theil_gva")
+    ta = _Wide(rm, "sector", "theil_area")
     sectors = sorted({i for i, _ in t5y.columns})
     periods = sorted({y for _, y in t5y.columns})
     last = periods[-1]
-    u = pd.Series(0, index=out.index, dtype=float)
-    rises = {}
+    mid = [p for p in periods if 1983 <= p <= 2003]
+    u = np.zeros(len(seeds))
+    rises, area_rises = {}, {}
     for sec in sectors:
         first_v, last_v = t5y[(sec, periods[0])], t5y[(sec, last)]
-        mid = [p for p in periods if 1983 <= p <= 2003]
         if mid:
-            low = t5y[[(sec, p) for p in mid]].min(axis=1)
-            u += ((low < first_v) & (low < last_v)).astype(float)
+            low = np.fmin.reduce([t5y[(sec, p)] for p in mid])  # lowest 5-year mean, NaN left out
+            u += (low < first_v) & (low < last_v)
         out[f"t2_theil_{sec}_2016"] = last_v
         rises[sec] = _at(ts, sec, 2016) - _at(ts, sec, 2000)
-        out[f"_area_rise_{sec}"] = _at(ta, sec, 2016) - _at(ta, sec, 2000)
+        area_rises[sec] = _at(ta, sec, 2016) - _at(ta, sec, 2000)
+    if mid:
+        u[~t5y.rows] = np.nan
     out["t2_u_shape_count"] = u
-    rise = pd.DataFrame(rises)
-    out["t2_pharma_rise_rank"] = rise.rank(axis=1, ascending=False)["pharmaceuticals"]
-    out["t2_chemicals_above_dispersed"] = out["t2_theil_chemicals_2016"] - out[
-        [f"t2_theil_{s}_2016" for s in DISPERSED]].max(axis=1)
-    out["t2_chemicals_below_concentrated"] = out[[f"t2_theil_{s}_2016" for s in CONCENTRATED]].min(axis=1) \
-        - out["t2_theil_chemicals_2016"]
-    area_rise = out[[f"_area_rise_{s}" for s in sectors]].mean(axis=1)
-    out["t2_area_minus_gva_rise"] = area_rise - rise.mean(axis=1)
-    out = out.drop(columns=[c for c in out.columns if c.startswith("_area_rise_")])
+    rise = pd.DataFrame(rises, index=seeds)
+    out["t2_pharma_rise_rank"] = rise.rank(axis=1, ascending=False)["pharmaceuticals"].to_numpy()
+    theil_2016 = pd.DataFrame({s: out[f"t2_theil_{s}_2016"] for s in (*DISPERSED, *CONCENTRATED, "chemicals")},
+                              index=seeds)
+    out["t2_chemicals_above_dispersed"] = (theil_2016["chemicals"] - theil_2016[list(DISPERSED)].max(axis=1)).to_numpy()
+    out["t2_chemicals_below_concentrated"] = (theil_2016[list(CONCENTRATED)].min(axis=1)
+                                              - theil_2016["chemicals"]).to_numpy()
+    area_rise = pd.DataFrame(area_rises, index=seeds).mean(axis=1)
+    out["t2_area_minus_gva_rise"] = (area_rise - rise.mean(axis=1)).to_numpy()
 
     # T3: TIR share, LQ directions, FDI location
-    share = _pivot(m, "all", "share_tir")
+    share = _Wide(rm, "all", "share_tir")
     out["t3_tir_share_1998"] = _at(share, "AM", 1998)
     out["t3_tir_share_2016"] = _at(share, "AM", 2016)
     out["t3_tir_share_change_1991_2016"] = _at(share, "AM", 2016) - _at(share, "AM", 1991)
-    lt, ln = _pivot(m, "sector", "lq_mean_tir"), _pivot(m, "sector", "lq_mean_nontir")
+    lt, ln = _Wide(rm, "sector", "lq_mean_tir"), _Wide(rm, "sector", "lq_mean_nontir")
     for sec, rule in LQ_RULES.items():
         out[f"t3_lq_margin_{sec}"] = lq_margin(rule, _at(lt, sec, 1995), _at(lt, sec, 2015),
                                                _at(ln, sec, 1995), _at(ln, sec, 2015))
-    tir = set(M.tir_groups().loc[lambda x: x == "tir"].index)
-    e = events[(events["kind"] == "open") & (events["ownership"] == "foreign") & (events["year"] >= 1985)
-               & (events["cause"] != "relocation")]
-    out["t3_fdi_outside_tir"] = (~e["region"].astype(str).isin(tir)).groupby(e["seed"]).mean()
+    out["t3_fdi_outside_tir"] = _fdi_outside_tir(events, seeds)
 
     # T4: national paths
-    nat = panel.groupby(["seed", "sector", "year"], observed=True)["output"].sum()
-
     def ratio(sec, a, b):
-        return nat.xs(sec, level="sector").unstack("year").pipe(lambda d: d[_near(d, b)] / d[_near(d, a)])
+        years, nat = _national_output(cube, sec)
+        with np.errstate(divide="ignore", invalid="ignore"):  # zero output: inf or NaN, as pandas gives
+            return nat[:, years.index(_near(years, b))] / nat[:, years.index(_near(years, a))]
 
     out["t4_ratio_motor_vehicles"] = ratio("motor_vehicles", 1973, 2016)
     out["t4_ratio_machinery"] = ratio("machinery", 1973, 2016)
@@ -121,37 +161,69 @@ def per_seed_statistics(res: Results) -> pd.DataFrame:
     out["t4_electronics_2007_vs_2000"] = ratio("computers_electronics_optical", 2000, 2007)
 
     # T5: regional shares vs observed
-    t5 = _t5_per_seed(panel)
+    t5 = _t5_per_seed(rm.cubes["ons_group"])
     for (g, y), v in t5.items():
         out[f"t5_corr_{GROUP_KEY[g]}_{y}"] = v
-    return out
+    return pd.DataFrame(out, index=seeds)
 
 
-def _near(d: pd.DataFrame, year: int):
-    cols = list(d.columns)
-    return min(cols, key=lambda c: abs(c - year))
+def _fdi_outside_tir(events: pd.DataFrame, seeds: pd.Index) -> np.ndarray:
+    """Per seed, the share of foreign openings since 1985 (relocations aside) outside the TIRs (NaN for
+    a seed without any)."""
+    tir = M.tir_regions()
+    e = (M.isin(events["kind"], ["open"]) & M.isin(events["ownership"], ["foreign"])
+         & (events["year"].to_numpy() >= 1985) & ~M.isin(events["cause"], ["relocation"]))
+    outside = ~M.isin(events["region"], tir)[e]  # a missing region counts as outside
+    pos = seeds.get_indexer(events["seed"].to_numpy()[e])
+    n = np.bincount(pos[pos >= 0], minlength=len(seeds))
+    k = np.bincount(pos[pos >= 0], weights=outside[pos >= 0], minlength=len(seeds))
+    with np.errstate(invalid="ignore"):
+        return np.where(n > 0, k / np.maximum(n, 1), np.nan)
 
 
-def _t5_per_seed(panel: pd.DataFrame) -> dict:
-    from sim import datasets
+def _national_output(cube: M.RegionCube, sector: str) -> tuple[list[int], np.ndarray]:
+    """National output of one sector: the years where the panel has it, and seed x year values (NaN
+    where a seed has no rows of that sector and year)."""
+    labels = list(cube.labels[2])
+    if sector not in labels:
+        raise KeyError(sector)
+    j = labels.index(sector)
+    present = cube.present[:, :, j]
+    cols = present.any(axis=0)
+    v = np.where(present, cube.values[:, :, j, :].sum(axis=-1), np.nan)[:, cols]
+    return [int(y) for y in cube.labels[1][cols]], v
 
+
+def _near(years: list[int], year: int) -> int:
+    return min(years, key=lambda c: abs(c - year))
+
+
+@functools.cache
+def _observed_ons_shares() -> tuple[list, list, np.ndarray]:
+    """Observed regional shares of ONS GVA: (years, groups, shares year x group x region), read-only
+    (the observed data are static package data)."""
     regions = datasets.load_regions()["code"].to_numpy(dtype=object)
-    years = [y for y in (1998, 2016) if y in set(panel["year"].unique())]
-    p = panel[panel["year"].isin(years)]
-    cube = M.RegionCube.from_frame(p, value="output", by=("seed", "year", "sector"), regions=regions)
-    ons = cube.regroup("sector", obs.ons_groups())
-    s = ons.shares()
     oc = M.RegionCube.from_frame(obs.observed_gva_panel(), by=("year", "industry"), regions=regions)
-    os_ = oc.shares()
-    oyears, ogroups, groups = list(oc.labels[0]), list(oc.labels[1]), list(ons.labels[2])
+    return list(oc.labels[0]), list(oc.labels[1]), oc.shares()
+
+
+def _t5_per_seed(ons: M.RegionCube) -> dict:
+    """Per ONS group and year (1998, 2016, those simulated), the correlation across regions of each seed's
+    regional shares (``ons``: the panel's cube seed x year x ONS group x region) with the observed ones:
+    an array over the cube's seeds."""
+    s = ons.shares()
+    oyears, ogroups, os_ = _observed_ons_shares()
+    years, groups = list(ons.labels[1]), list(ons.labels[2])
     out = {}
-    for y in years:
-        yi = list(ons.labels[1]).index(y)
+    for y in (1998, 2016):
+        if y not in years:
+            continue
+        yi = years.index(y)
         for g in GROUP_KEY:
             a = s[:, yi, groups.index(g), :]
             b = np.broadcast_to(os_[oyears.index(y), ogroups.index(g), :], a.shape)
             r = M._masked_corr(a, b, np.isfinite(a) & np.isfinite(b))
-            out[(g, y)] = pd.Series(r, index=list(ons.labels[0]))
+            out[(g, y)] = r
     return out
 
 

@@ -24,6 +24,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,16 +48,19 @@ __all__ = [
     "eg_arrays",
     "ellison_glaeser",
     "herfindahl",
+    "isin",
     "location_quotients",
     "locational_gini",
     "lq_means",
     "period_averages",
+    "period_mean_array",
     "rd_growth_correlation",
     "reference_weights",
     "region_group_shares",
     "theil",
     "tir_shares",
     "tir_groups",
+    "tir_regions",
     "top_regions_share",
     "urban_groups",
     "urban_class_shares",
@@ -144,16 +148,14 @@ def _reference_array(reference, cube: RegionCube) -> np.ndarray:
         if reference == "uniform":
             return np.full(R, 1.0 / R)
         if reference == "area":
-            w = reference_weights("area")[0].reindex(cube.regions)
-            return _normalise_ref(w.to_numpy(float), reference, cube)
+            return _named_reference_shares(reference, None, tuple(cube.regions))
         if "year" not in cube.dims:
             raise ValueError(f"reference {reference!r} varies by year: include 'year' in the grouping columns")
-        wide = reference_weights(reference, cube.labels[cube.axis("year")])
-        w = wide.reindex(cube.regions).to_numpy(float).T  # (n_years, R)
-        return _normalise_ref(_year_broadcast(w, cube), reference, cube)
+        years = tuple(int(y) for y in cube.labels[cube.axis("year")])
+        return _year_broadcast(_named_reference_shares(reference, years, tuple(cube.regions)), cube)
     if isinstance(reference, pd.Series):
         w = reference.astype(float).reindex(cube.regions)
-        return _normalise_ref(w.to_numpy(), "custom", cube)
+        return _normalise_ref(w.to_numpy(), "custom", cube.regions)
     if isinstance(reference, pd.DataFrame):
         df = reference
         if {"region", "year", "weight"} <= set(df.columns):
@@ -165,8 +167,22 @@ def _reference_array(reference, cube: RegionCube) -> np.ndarray:
         if missing:
             raise ValueError(f"reference has no weights for years {missing[:5]}")
         w = df.reindex(index=cube.regions, columns=years).to_numpy(float).T
-        return _normalise_ref(_year_broadcast(w, cube), "custom", cube)
+        return _normalise_ref(_year_broadcast(w, cube), "custom", cube.regions)
     raise TypeError("reference must be a name, a Series indexed by region, or a DataFrame of weights")
+
+
+@functools.lru_cache(maxsize=64)
+def _named_reference_shares(reference: str, years: tuple[int, ...] | None, regions: tuple[str, ...]) -> np.ndarray:
+    """Shares ``a_r`` of a named reference (``area``: shape ``(R,)``; ``gva``, ``population``: one row per
+    year, ``(n_years, R)``), read-only. Cached by value: the reference tables are static package data
+    (their loaders are cached too), and every metric of a run asks for the same few."""
+    if years is None:
+        w = reference_weights(reference)[0].reindex(regions).to_numpy(float)
+    else:
+        w = reference_weights(reference, years).reindex(regions).to_numpy(float).T
+    a = _normalise_ref(w, reference, np.asarray(regions, dtype=object))
+    a.flags.writeable = False
+    return a
 
 
 def _year_broadcast(w: np.ndarray, cube: RegionCube) -> np.ndarray:
@@ -175,9 +191,9 @@ def _year_broadcast(w: np.ndarray, cube: RegionCube) -> np.ndarray:
     return w.reshape(shape)
 
 
-def _normalise_ref(w: np.ndarray, name: str, cube: RegionCube) -> np.ndarray:
+def _normalise_ref(w: np.ndarray, name: str, regions: np.ndarray) -> np.ndarray:
     if np.isnan(w).any():
-        bad = cube.regions[np.isnan(w).reshape(-1, len(cube.regions)).any(axis=0)]
+        bad = regions[np.isnan(w).reshape(-1, len(regions)).any(axis=0)]
         raise ValueError(f"reference {name!r} has no weight for regions {list(bad)[:5]}")
     if (w < 0).any():
         raise ValueError(f"reference {name!r} has negative weights")
@@ -192,21 +208,23 @@ def _normalise_ref(w: np.ndarray, name: str, cube: RegionCube) -> np.ndarray:
 def _codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and sorted labels of the values used in a column (fast paths for categoricals
     and integer columns; no remapping when the codes are already dense and sorted)."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        codes = s.cat.codes.to_numpy()
-        labels = s.cat.categories.to_numpy()
-    elif pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans and len(s):
+    integer = pd.api.types.is_integer_dtype(s.dtype) and len(s)
+    if integer and (isinstance(s.dtype, np.dtype) or not s.hasnans):  # a numpy integer column has no NaN
         v = s.to_numpy(dtype=np.int64)
         lo, hi = int(v.min()), int(v.max())
         if hi - lo > 10_000_000:
             return _codes(s.astype(object))
-        codes = v - lo if lo else v
+        codes = v - lo if lo else v  # >= 0
         labels = np.arange(lo, hi + 1)
     else:
-        codes, labels = pd.factorize(s, sort=False)
-        labels = np.asarray(labels)
-    if len(codes) and codes.min() < 0:
-        raise ValueError(f"column {s.name!r} has missing values")
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy()
+            labels = s.cat.categories.to_numpy()
+        else:
+            codes, labels = pd.factorize(s, sort=False)
+            labels = np.asarray(labels)
+        if len(codes) and codes.min() < 0:
+            raise ValueError(f"column {s.name!r} has missing values")
     used = np.bincount(codes, minlength=len(labels)) > 0
     order = np.array(sorted(np.flatnonzero(used), key=lambda k: labels[k]), dtype=np.int64)
     if len(order) == len(labels) and (order == np.arange(len(order))).all():
@@ -255,12 +273,27 @@ class RegionCube:
         ``regions`` fixes the region axis (default: the regions in the data, sorted); a data region
         outside it raises ``ValueError``. Values must be finite and non-negative.
         """
+        return cls.from_frame_many(data, values=(value,), region=region, by=by, regions=regions)[0]
+
+    @classmethod
+    def from_frame_many(
+        cls,
+        data: pd.DataFrame,
+        *,
+        values: Sequence[str],
+        region: str = "region",
+        by: Sequence[str] = ("year", "industry"),
+        regions: Sequence[str] | None = None,
+    ) -> list[RegionCube]:
+        """:meth:`from_frame` for several value columns at once (the groups are worked out once)."""
         by = tuple(by)
-        v = data[value].to_numpy(dtype=float)
-        if not np.isfinite(v).all():
-            raise ValueError(f"column {value!r} has missing or infinite values")
-        if (v < 0).any():
-            raise ValueError(f"column {value!r} has negative values")
+        vs = [data[value].to_numpy(dtype=float) for value in values]
+        for value, v in zip(values, vs):
+            lo, hi = (v.min(), v.max()) if len(v) else (0.0, 0.0)  # NaN if any value is NaN
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                raise ValueError(f"column {value!r} has missing or infinite values")
+            if lo < 0:
+                raise ValueError(f"column {value!r} has negative values")
         codes, labels = [], []
         for col in by:
             c, lab = _codes(data[col])
@@ -278,14 +311,15 @@ class RegionCube:
         gshape = tuple(len(lab) for lab in labels)
         shape = (*gshape, len(rl))
         if codes:
-            gflat = _ravel(codes, gshape)
-            present = (np.bincount(gflat, minlength=math.prod(gshape)) > 0).reshape(gshape)
-            flat = gflat * len(rl) + rc
+            flat = _ravel(codes, gshape)  # a new array: group codes, then group x region codes
+            present = (np.bincount(flat, minlength=math.prod(gshape)) > 0).reshape(gshape)
+            flat *= len(rl)
+            flat += rc
         else:
             flat = rc
             present = np.ones((), dtype=bool)
-        x = np.bincount(flat, weights=v, minlength=math.prod(shape)).reshape(shape)
-        return cls(x, by, tuple(labels), np.asarray(rl, dtype=object), present)
+        return [cls(np.bincount(flat, weights=v, minlength=math.prod(shape)).reshape(shape), by, tuple(labels),
+                    np.asarray(rl, dtype=object), present) for v in vs]
 
     # ---- reshaping -------------------------------------------------------------------------------
     def axis(self, dim: str) -> int:
@@ -345,23 +379,23 @@ class RegionCube:
         """One row per present group, with the group columns."""
         if not self.dims:
             return pd.DataFrame(index=[0])
-        idx = pd.MultiIndex.from_product([pd.Index(lab) for lab in self.labels], names=list(self.dims))
-        return idx.to_frame(index=False)[self.present.ravel()].reset_index(drop=True)
+        codes = np.unravel_index(np.flatnonzero(self.present), self.present.shape)
+        return pd.DataFrame({d: pd.Index(lab).take(c) for d, lab, c in zip(self.dims, self.labels, codes)})
 
     def tidy(self, arrays: Mapping[str, np.ndarray]) -> pd.DataFrame:
-        """Tidy frame (group columns, metric, value) from arrays of shape ``present.shape``."""
-        mask = self.present.ravel()
+        """Tidy frame (group columns, metric, value) from arrays of shape ``present.shape``: for each
+        metric in turn, one row per present group."""
         keys = self.keys
-        parts = []
-        for name, arr in arrays.items():
-            arr = np.broadcast_to(arr, self.present.shape).ravel()[mask]
-            part = keys.copy()
-            part["metric"] = name
-            part["value"] = arr.astype(float)
-            parts.append(part)
-        if not parts:
+        if not arrays:
             return keys.assign(metric=pd.Series(dtype=object), value=pd.Series(dtype=float))
-        return pd.concat(parts, ignore_index=True)
+        mask = self.present.ravel()
+        names = list(arrays)
+        n = len(keys)
+        out = keys.take(np.tile(np.arange(n), len(names))).reset_index(drop=True)
+        out["metric"] = pd.array(names, dtype="str").take(np.repeat(np.arange(len(names)), n))
+        out["value"] = np.concatenate(
+            [np.broadcast_to(arr, self.present.shape).ravel()[mask].astype(float) for arr in arrays.values()])
+        return out
 
     # ---- metric kernels --------------------------------------------------------------------------
     def shares(self) -> np.ndarray:
@@ -399,6 +433,11 @@ class RegionCube:
 
     def hhi(self, name: str = "hhi") -> pd.DataFrame:
         return self.tidy({name: self.hhi_array()})
+
+    def group_labels(self, groups) -> list:
+        """Labels of a grouping of the regions (region -> label, e.g. :func:`tir_groups`), in the order of
+        the arrays of :meth:`group_share_arrays` and :meth:`lq_mean_arrays` (named after them)."""
+        return _ordered_unique(_region_labels(groups, self.regions))
 
     def group_share_arrays(self, groups, prefix: str = "share") -> dict[str, np.ndarray]:
         g = _region_labels(groups, self.regions)
@@ -537,6 +576,13 @@ def tir_groups() -> pd.Series:
     return pd.Series(np.where(r["tir"], "tir", "nontir"), index=r["code"])
 
 
+@functools.cache
+def tir_regions() -> frozenset[str]:
+    """Codes of the TIR regions (the region table's TIR flag)."""
+    r = datasets.load_regions()
+    return frozenset(r.loc[r["tir"].astype(bool), "code"])
+
+
 def urban_groups() -> pd.Series:
     """Region code -> urban class (``rural``, ``moderately_urban``, ``urban``) from the region table."""
     r = datasets.load_regions()
@@ -545,7 +591,8 @@ def urban_groups() -> pd.Series:
 
 def _region_labels(groups, regions: np.ndarray) -> np.ndarray:
     g = pd.Series(groups) if isinstance(groups, Mapping) else groups
-    lab = g.reindex(regions)
+    aligned = len(g) == len(regions) and bool((g.index.to_numpy() == regions).all())
+    lab = g if aligned else g.reindex(regions)
     if lab.isna().any():
         raise ValueError(f"no group label for regions {list(regions[lab.isna().to_numpy()])[:5]}")
     return lab.to_numpy(dtype=object)
@@ -567,6 +614,20 @@ def _regions_for(reference, regions) -> Sequence[str] | None:
             return np.asarray(sorted(reference["region"].unique()), dtype=object)
         return reference.index.to_numpy(dtype=object)
     return None
+
+
+def isin(s: pd.Series, values) -> np.ndarray:
+    """``s.isin(values)`` as a bool array (for a categorical column, matched through its categories)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        wanted = set(values)
+        hit = [k for k, c in enumerate(s.dtype.categories) if c in wanted]
+        codes = s.array.codes  # -1: missing, never a match
+        if len(hit) == 1:
+            return codes == hit[0]
+        lookup = np.zeros(len(s.dtype.categories) + 1, dtype=bool)
+        lookup[hit] = True  # the last entry, for code -1, stays False
+        return lookup.take(codes)
+    return s.isin(list(values)).to_numpy(dtype=bool)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -874,6 +935,27 @@ def period_averages(
     return out[[*keys, "period", "period_start", "n_years", "value"]]
 
 
+def period_mean_array(
+    values: np.ndarray, present: np.ndarray, years: Sequence[int], *, axis: int, base_year: int = 1973, width: int = 5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Array form of :func:`period_averages`, for metric arrays such as those of a :class:`RegionCube`.
+
+    ``values`` and ``present`` (which groups exist) have the same shape; ``axis`` is the year axis,
+    labelled by ``years`` in ascending order. Each period's value is the mean of the values of its
+    present years, NaN values left out (NaN if none is left); a period is present where any of its
+    years is. Returns ``(period_start, mean, present)``, the year axis replaced by the periods.
+    """
+    years = np.asarray(years, dtype=np.int64)
+    start = base_year + ((years - base_year) // width) * width
+    first = np.flatnonzero(np.r_[True, start[1:] != start[:-1]])  # where each period begins on the year axis
+    ok = present & ~np.isnan(values)
+    total = np.add.reduceat(np.where(ok, values, 0.0), first, axis=axis)
+    count = np.add.reduceat(ok.astype(np.int64), first, axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return start[first], mean, np.logical_or.reduceat(present, first, axis=axis)
+
+
 # --------------------------------------------------------------------------------------------------
 # The 1973-2016 output-change decomposition (TARGETS T1)
 # --------------------------------------------------------------------------------------------------
@@ -902,26 +984,25 @@ def decomposition(plants: pd.DataFrame, tir=None, *, by: Sequence[str] | None = 
         by = ["seed"] if "seed" in plants.columns else []
     by = list(by)
     if tir is None:
-        tir_set = set(tir_groups().loc[lambda s: s == "tir"].index)
+        tir_set = tir_regions()
     elif isinstance(tir, pd.Series):
         tir_set = set(tir.index[tir.astype(bool)])
     else:
         tir_set = set(tir)
     own = plants["ownership_last"]
-    if not own.isin(["GB", "foreign"]).all():
+    foreign = isin(own, ["foreign"])
+    if not (foreign | isin(own, ["GB"])).all():
         raise ValueError("ownership_last must be 'GB' or 'foreign'")
     start = plants["open_at_start"].to_numpy(dtype=bool)
     exited = plants["exit_year"].notna().to_numpy()
     o0 = plants["output_start"].to_numpy(dtype=float)
-    o1 = plants["output_end"].to_numpy(dtype=float)
-    change = np.select([start & ~exited, start & exited, ~start & ~exited], [o1 - o0, -o0, o1], 0.0)
+    # change: open throughout o1 - o0; closure -o0; opening o1; opened and closed within the period 0
+    change = np.where(exited, 0.0, plants["output_end"].to_numpy(dtype=float))
+    np.subtract(change, o0, out=change, where=start)
     # cell code in the order of DECOMP_CELLS: region type (non-TIR, TIR) x plants x ownership (GB, foreign)
-    cell = (
-        4 * plants["region"].isin(tir_set).to_numpy().astype(np.int64)
-        + 2 * (~(start & ~exited)).astype(np.int64)
-        + (own == "foreign").to_numpy().astype(np.int64)
-    )
-    cells = ["region_type", "plants", "ownership"]
+    cell = np.int8(4) * isin(plants["region"], tir_set)
+    cell += np.int8(2) * (exited | ~start)  # not open throughout
+    cell += foreign
     n = len(DECOMP_CELLS)
     if by:
         gcodes, glabels = [], []
@@ -930,20 +1011,20 @@ def decomposition(plants: pd.DataFrame, tir=None, *, by: Sequence[str] | None = 
             gcodes.append(c)
             glabels.append(lab)
         gshape = tuple(len(lab) for lab in glabels)
-        gid = np.ravel_multi_index(tuple(gcodes), gshape) if gcodes else np.zeros(len(plants), np.int64)
+        gid = _ravel(gcodes, gshape)  # a new array
         G = math.prod(gshape)
-        sums = np.bincount(gid * n + cell, weights=change, minlength=G * n).reshape(G, n)
-        present = np.bincount(gid, minlength=G) > 0
-        keys = pd.MultiIndex.from_product([pd.Index(lab) for lab in glabels], names=by).to_frame(index=False)
-        keys = keys[present].reset_index(drop=True)
-        sums = sums[present]
-        out = keys.loc[keys.index.repeat(n)].reset_index(drop=True)
+        present = np.flatnonzero(np.bincount(gid, minlength=G))  # the groups that have plants
+        gid *= n
+        gid += cell
+        sums = np.bincount(gid, weights=change, minlength=G * n).reshape(G, n)[present]
+        group = np.repeat(np.unravel_index(present, gshape), n, axis=1)
+        out = pd.DataFrame({col: pd.Index(lab).take(g) for col, lab, g in zip(by, glabels, group)})
     else:
         sums = np.bincount(cell, weights=change, minlength=n).reshape(1, n)
         out = pd.DataFrame(index=range(n))
-    ncell = len(out) // n if n else 0
-    for j, col in enumerate(cells):
-        out[col] = np.tile(np.array([c[j] for c in DECOMP_CELLS], dtype=object), ncell)
+    cell_of_row = np.tile(np.arange(n), len(sums))
+    for j, col in enumerate(["region_type", "plants", "ownership"]):
+        out[col] = pd.Index([c[j] for c in DECOMP_CELLS]).take(cell_of_row)
     out["change"] = sums.ravel()
     total = np.repeat(sums.sum(axis=1), n)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -27,7 +27,9 @@ Formulas: :mod:`sim.metrics` and ``docs/metrics.md``.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,17 +95,36 @@ def load_run(run_dir: str | Path, tables: tuple[str, ...] = ("panel", "plants", 
 # --------------------------------------------------------------------------------------------------
 
 
+Family = Callable[[], dict[str, np.ndarray]]  # computes the arrays of one or more metrics
+
+
+def _standard_families(cube: M.RegionCube, industry: str, lq_denominator=None,
+                       groups: tuple[pd.Series, pd.Series] | None = None) -> list[tuple[list[str], Family]]:
+    """The standard metrics of a cube, in table order, as ``(names, compute)`` pairs: ``compute()`` gives
+    the arrays of the metrics ``names`` (the TIR and non-TIR shares, for one, come from one computation).
+    ``groups``: the TIR and urban groupings of the regions, if the caller has them."""
+    tir, urban = (M.tir_groups(), M.urban_groups()) if groups is None else groups
+    fams: list[tuple[list[str], Family]] = [
+        ([f"theil_{ref}"], functools.partial(lambda ref: {f"theil_{ref}": cube.theil_array(ref)}, ref))
+        for ref in CONC_REFERENCES
+    ]
+    fams += [
+        (["locational_gini"], lambda: {"locational_gini": cube.gini_array("gva")}),
+        (["hhi"], lambda: {"hhi": cube.hhi_array()}),
+        ([f"share_{g}" for g in cube.group_labels(tir)], lambda: cube.group_share_arrays(tir)),
+        ([f"share_{g}" for g in cube.group_labels(urban)], lambda: cube.group_share_arrays(urban)),
+        (["share_top5pct"], lambda: {"share_top5pct": cube.top_share_array(0.05)}),
+    ]
+    if lq_denominator is not None:
+        fams.append(([f"lq_mean_{g}" for g in cube.group_labels(tir)],
+                     lambda: cube.lq_mean_arrays(industry, tir, lq_denominator)))
+    return fams
+
+
 def _standard(cube: M.RegionCube, industry: str, lq_denominator=None) -> pd.DataFrame:
     arrays: dict[str, np.ndarray] = {}
-    for ref in CONC_REFERENCES:
-        arrays[f"theil_{ref}"] = cube.theil_array(ref)
-    arrays["locational_gini"] = cube.gini_array("gva")
-    arrays["hhi"] = cube.hhi_array()
-    arrays |= cube.group_share_arrays(M.tir_groups())
-    arrays |= cube.group_share_arrays(M.urban_groups())
-    arrays["share_top5pct"] = cube.top_share_array(0.05)
-    if lq_denominator is not None:
-        arrays |= cube.lq_mean_arrays(industry, None, lq_denominator)
+    for _, compute in _standard_families(cube, industry, lq_denominator):
+        arrays |= compute()
     return cube.tidy(arrays).rename(columns={industry: "industry"})
 
 
@@ -120,36 +141,130 @@ def _cell_key(rt: str, pl: str, ow: str) -> str:
     return f"{'tir' if rt == 'TIR' else 'nontir'}_{pl}_{ow.lower()}"
 
 
+def _labels(values, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A string column ``values[codes]`` (built by one Arrow take, not from Python strings)."""
+    return pd.array(list(values), dtype="str").take(codes)
+
+
+LEVELS = ("sector", "ons_group", "all")
+
+
+class RunMetrics:
+    """The metrics of :func:`run_metrics` for a panel, as arrays computed once, when first asked for.
+
+    The panel's output is summed once into a cube ``seed x year x sector x region`` (level ``sector``),
+    which is regrouped into ONS groups (``ons_group``) and totalled (``all``, industry ``AM``):
+    ``cubes[level]``, whose ``labels`` label the axes ``seed, year, industry`` and whose ``present`` says
+    which groups occur in the panel. :meth:`array` and :meth:`five_year` give one metric of one level;
+    :meth:`table` gives the tidy table of :func:`run_metrics` (or some of its metrics). The summary
+    statistics and the sweep outputs read only the arrays they need, and compute the cube only once.
+    """
+
+    def __init__(self, panel: pd.DataFrame):
+        regions = datasets.load_regions()["code"].to_numpy(dtype=object)
+        base = M.RegionCube.from_frame(panel, value="output", by=("seed", "year", "sector"), regions=regions)
+        am = base.total("sector", "AM")
+        self.cubes = {"sector": base, "ons_group": base.regroup("sector", obs.ons_groups()), "all": am}
+        groups = (M.tir_groups(), M.urban_groups())
+        self._families = {lv: _standard_families(self.cubes[lv], "sector", None if lv == "all" else am, groups)
+                          for lv in LEVELS}
+        self._arrays: dict[str, dict[str, np.ndarray]] = {lv: {} for lv in LEVELS}
+        years = base.labels[base.axis("year")]
+        self.first_year, self.last_year = int(years.min()), int(years.max())
+
+    def metrics(self, level: str) -> list[str]:
+        """The standard (annual) metrics of a level, in table order."""
+        return [name for names, _ in self._families[level] for name in names]
+
+    def array(self, level: str, metric: str) -> np.ndarray:
+        """An annual metric (``theil_gva``, ``share_tir``...) of a level: an array of ``cubes[level].present``'s
+        shape, ``seed x year x industry`` (values of absent groups are meaningless)."""
+        arrays = self._arrays[level]
+        if metric not in arrays:
+            compute = next((c for names, c in self._families[level] if metric in names), None)
+            if compute is None:
+                raise KeyError(f"no metric {metric!r} at level {level!r}")
+            arrays |= compute()
+        return arrays[metric]
+
+    def five_year(self, level: str, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The 5-year averages of an annual metric (``theil_gva`` for ``theil_gva_5y``), periods from 1973:
+        ``(period_start, values, present)``, arrays ``seed x period x industry`` (see
+        :func:`sim.metrics.period_mean_array`)."""
+        cube = self.cubes[level]
+        return M.period_mean_array(self.array(level, metric), cube.present, cube.labels[cube.axis("year")],
+                                   axis=cube.axis("year"), base_year=1973, width=5)
+
+    def table(self, plants: pd.DataFrame | None = None, metrics: Collection[str] | None = None) -> pd.DataFrame:
+        """The tidy table of :func:`run_metrics`; with ``metrics`` (names), only its rows of those metrics
+        (in the same order), and only those metrics are computed."""
+        keep = (lambda name: True) if metrics is None else set(metrics).__contains__
+        parts = []
+        for level in LEVELS:
+            names = [m for m in self.metrics(level) if keep(m)]
+            if names:
+                cube = self.cubes[level]
+                t = cube.tidy({m: self.array(level, m) for m in names}).rename(columns={"sector": "industry"})
+                t.insert(1, "level", level)
+                parts.append(t)
+        five = [f"{m}_5y" for m in FIVE_YEAR_METRICS if keep(f"{m}_5y")]
+        if five:
+            parts.append(self._five_year_table(five))
+        y0, y1 = self.first_year, self.last_year
+        am = self.cubes["all"]
+        years = set(am.labels[am.axis("year")])
+        for a, b in sorted({(y0, y1), (1998, 2016)}):
+            name = f"rd_growth_corr_{a}_{b}"
+            if y0 <= a < b <= y1 and a in years and b in years and keep(name):
+                r, rcube = am.rd_growth_array(a, b)
+                rc = rcube.tidy({name: r}).rename(columns={"sector": "industry"})
+                parts.append(rc.assign(level="all", year=b))
+        if plants is not None and len(plants):
+            pm = _plant_metrics(plants, y0, y1)
+            parts.append(pm if metrics is None else pm[pm["metric"].isin(list(metrics))])
+        columns = ["seed", "level", "year", "industry", "metric", "value"]
+        if not parts:
+            parts = [pd.DataFrame({"seed": pd.Series(dtype=np.int64), "level": pd.Series(dtype="str"),
+                                   "year": pd.Series(dtype=np.int64), "industry": pd.Series(dtype="str"),
+                                   "metric": pd.Series(dtype="str"), "value": pd.Series(dtype=float)})]
+        out = pd.concat([p[columns] for p in parts], ignore_index=True)
+        out.insert(1, "measure", "output")
+        return out[["seed", *COLUMNS]]
+
+    def _five_year_table(self, names: list[str]) -> pd.DataFrame:
+        """The rows of the 5-year metrics ``names``, ordered by seed, level, industry, metric and period
+        (the order of a sorted group-by of the annual rows)."""
+        blocks = []  # (level, industry, metric, values, present); values and present: seed x period
+        for level in sorted(LEVELS):
+            cube = self.cubes[level]
+            averages = {name: self.five_year(level, name.removesuffix("_5y")) for name in sorted(names)}
+            industries = cube.labels[cube.axis("sector")]
+            for j in sorted(range(len(industries)), key=lambda k: industries[k]):
+                for name, (_, values, present) in averages.items():
+                    blocks.append((level, industries[j], name, values[..., j], present[..., j]))
+        periods = self.five_year("all", names[0].removesuffix("_5y"))[0]  # every level has the same years
+        # rows: seed x block x period, in that order, where the period is present
+        values = np.stack([b[3] for b in blocks], axis=1)
+        present = np.stack([b[4] for b in blocks], axis=1)
+        sel = present.ravel()
+        si, bi, pi = (i.ravel()[sel] for i in np.indices(present.shape))
+        return pd.DataFrame({
+            "seed": self.cubes["sector"].labels[0][si],
+            "level": _labels([b[0] for b in blocks], bi),
+            "year": periods[pi],
+            "industry": _labels([b[1] for b in blocks], bi),
+            "metric": _labels([b[2] for b in blocks], bi),
+            "value": values.ravel()[sel],
+        })
+
+
 def run_metrics(panel: pd.DataFrame, plants: pd.DataFrame | None = None) -> pd.DataFrame:
     """Tidy metrics of simulated tables (the run-folder contract); used by :func:`metrics_for_run`.
 
-    Works on any number of seeds at once (vectorised over seeds, years and industries).
+    Works on any number of seeds at once (vectorised over seeds, years and industries). The same
+    metrics as arrays: :class:`RunMetrics`.
     """
-    regions = datasets.load_regions()["code"].to_numpy(dtype=object)
-    base = M.RegionCube.from_frame(panel, value="output", by=("seed", "year", "sector"), regions=regions)
-    am = base.total("sector", "AM")
-    ons = base.regroup("sector", obs.ons_groups())
-    parts = []
-    for level, cube, den in (("sector", base, am), ("ons_group", ons, am), ("all", am, None)):
-        t = _standard(cube, "sector", den)
-        t.insert(1, "level", level)
-        parts.append(t)
-    out = pd.concat(parts, ignore_index=True)
-    out = pd.concat([out, _five_year(out)], ignore_index=True)
-    years = base.labels[base.axis("year")]
-    y0, y1 = int(years.min()), int(years.max())
-    extra = []
-    for a, b in sorted({(y0, y1), (1998, 2016)}):
-        if y0 <= a < b <= y1 and a in set(years) and b in set(years):
-            r, rcube = am.rd_growth_array(a, b)
-            rc = rcube.tidy({f"rd_growth_corr_{a}_{b}": r}).rename(columns={"sector": "industry"})
-            extra.append(rc.assign(level="all", year=b))
-    if plants is not None and len(plants):
-        extra.append(_plant_metrics(plants, y0, y1))
-    if extra:
-        out = pd.concat([out, *[e[out.columns] for e in extra]], ignore_index=True)
-    out.insert(1, "measure", "output")
-    return out[["seed", *COLUMNS]]
+    return RunMetrics(panel).table(plants)
 
 
 def _plant_metrics(plants: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
@@ -172,18 +287,17 @@ def _plant_metrics(plants: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
     o0 = plants["output_start"].to_numpy(dtype=float)
     o1 = plants["output_end"].to_numpy(dtype=float)
     sel0, sel1 = op & (o0 > 0), alive & (o1 > 0)
+    rows = np.concatenate([np.flatnonzero(sel0), np.flatnonzero(sel1)])  # first year, then last year
     v = np.concatenate([o0[sel0], o1[sel1]])
     pf = pd.DataFrame({
-        "seed": np.concatenate([plants["seed"].to_numpy()[sel0], plants["seed"].to_numpy()[sel1]]),
+        "seed": plants["seed"].to_numpy().take(rows),
         "year": np.repeat(np.array([y0, y1], dtype=np.int64), [sel0.sum(), sel1.sum()]),
-        "region": pd.Categorical.from_codes(np.concatenate([rcodes[sel0], rcodes[sel1]]), categories=rcats),
-        "sector": pd.Categorical.from_codes(np.concatenate([scodes[sel0], scodes[sel1]]), categories=cats),
+        "region": pd.Categorical.from_codes(rcodes.take(rows), categories=rcats),
+        "sector": pd.Categorical.from_codes(scodes.take(rows), categories=cats),
         "v": v, "v2": v * v,
-    })
+    }, copy=False)
     regions = datasets.load_regions()["code"].to_numpy(dtype=object)
-    dims = ("seed", "year", "sector")
-    cube = M.RegionCube.from_frame(pf, value="v", by=dims, regions=regions)
-    sq = M.RegionCube.from_frame(pf, value="v2", by=dims, regions=regions)
+    cube, sq = M.RegionCube.from_frame_many(pf, values=("v", "v2"), by=("seed", "year", "sector"), regions=regions)
     agg = cube.values.sum(axis=cube.axis("sector"), keepdims=True)  # x_r: all AM output of the plants
     groups = obs.ons_groups()
     parts = []

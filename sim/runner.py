@@ -98,28 +98,31 @@ def simulate_many(scenario: Scenario | str | Path | None = None, params: Params 
     return Results.combine(runs, manifest)
 
 
+OWNERSHIP = ("GB", "foreign")
+SIZE_CLASSES = ("SME", "large")
+
+
 def collect(model: AMModel, seed: int) -> Results:
     """Tidy tables from a finished model."""
     R, S = model.R, model.S
     rc = np.asarray(model.region_codes, dtype=object)
-    sc = np.asarray(SECTOR_CODES, dtype=object)
-    own = np.asarray(["GB", "foreign"], dtype=object)
-    size = np.asarray(["SME", "large"], dtype=object)
+    region, sector = _category(tuple(model.region_codes)), _category(tuple(SECTOR_CODES))
+    own, size = _category(OWNERSHIP), _category(SIZE_CLASSES)
 
     # panel: full grid year x region x sector x ownership x size class
-    cells = np.stack(model._cells)  # Y x 3 x (R*S*4)
-    Y = cells.shape[0]
+    cells = model._cells  # one per year: 3 x (R*S*4), output, employment and plants by cell
+    Y = len(cells)
     k = np.arange(R * S * 4)
     panel = pd.DataFrame({
         "seed": np.full(Y * k.size, seed, dtype=np.int64),
         "year": np.repeat(np.asarray(model._cell_years, dtype=np.int64), k.size),
-        "region": _cat(np.tile(k // (S * 4), Y), rc),
-        "sector": _cat(np.tile((k // 4) % S, Y), sc),
+        "region": _cat(np.tile(k // (S * 4), Y), region),
+        "sector": _cat(np.tile((k // 4) % S, Y), sector),
         "ownership": _cat(np.tile((k // 2) % 2, Y), own),
         "size_class": _cat(np.tile(k % 2, Y), size),
-        "output": cells[:, 0, :].ravel(),
-        "employment": cells[:, 1, :].ravel(),
-        "plants": cells[:, 2, :].ravel().astype(np.int64),
+        "output": np.concatenate([c[0] for c in cells]),
+        "employment": np.concatenate([c[1] for c in cells]),
+        "plants": np.concatenate([c[2] for c in cells]).astype(np.int64),
     })
 
     # events
@@ -127,24 +130,28 @@ def collect(model: AMModel, seed: int) -> Results:
         cols = [np.concatenate([e[i] for e in model._events]) for i in range(8)]
     else:
         cols = [np.empty(0, dtype=np.int64)] * 6 + [np.empty(0, bool), np.empty(0, np.int64)]
-    year, pid, kind, cause, region, sector, foreign, linked = cols
-    keep = year > model.report_from  # the start snapshot is taken at the end of report_from
+    keep = cols[0] > model.report_from  # the start snapshot is taken at the end of report_from
+    if not keep.all():
+        cols = [c[keep] for c in cols]
+    year, pid, kind, cause, ev_region, ev_sector, foreign, linked = cols  # new arrays, not the model's
+    linked = linked.astype(np.int64, copy=False)
     events = pd.DataFrame({
-        "seed": np.full(int(keep.sum()), seed, dtype=np.int64),
-        "year": year[keep].astype(np.int64),
-        "plant_id": pid[keep].astype(np.int64),
-        "kind": _cat(kind[keep], EVENT_KINDS),
-        "cause": _cat(cause[keep], EVENT_CAUSES),
-        "region": _cat(region[keep], rc),
-        "sector": _cat(sector[keep], sc),
-        "ownership": _cat(foreign[keep], own),
-        "linked_plant": pd.array(linked[keep].astype(np.int64), dtype="Int64"),
+        "seed": np.full(len(year), seed, dtype=np.int64),
+        "year": year.astype(np.int64, copy=False),
+        "plant_id": pid.astype(np.int64, copy=False),
+        "kind": _cat(kind, _category(EVENT_KINDS)),
+        "cause": _cat(cause, _category(EVENT_CAUSES)),
+        "region": _cat(ev_region, region),
+        "sector": _cat(ev_sector, sector),
+        "ownership": _cat(foreign, own),
+        "linked_plant": pd.arrays.IntegerArray(linked, mask=linked < 0),  # -1: no linked plant
     })
-    events["linked_plant"] = events["linked_plant"].where(events["linked_plant"] >= 0, pd.NA)
 
     plants = model.plants.to_frame(model.region_codes, SECTOR_CODES)
     ex = plants["exit_year"]
-    plants = plants[ex.isna() | (ex > model.report_from)].reset_index(drop=True)
+    keep = (ex.isna() | (ex > model.report_from)).to_numpy()
+    if not keep.all():
+        plants = plants[keep].reset_index(drop=True)
     plants.insert(0, "seed", np.int64(seed))
 
     mv = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
@@ -166,13 +173,20 @@ def collect(model: AMModel, seed: int) -> Results:
         h = {k: np.concatenate([d[k] for d in model._history]) for k in model._history[0]}
         history = pd.DataFrame({"seed": np.int64(seed), **h})
         history["region"] = rc[history["region"].to_numpy(int)]
-        history["ownership"] = own[history.pop("foreign").to_numpy(int)]
+        history["ownership"] = np.asarray(OWNERSHIP, dtype=object)[history.pop("foreign").to_numpy(int)]
     return Results(panel=panel, events=events, plants=plants, model_vars=mv, spending=spending, history=history)
 
 
-def _cat(codes: np.ndarray, labels) -> pd.Categorical:
-    """Labelled column from integer codes (categorical: fast to build, compact in Parquet)."""
-    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=list(labels))
+@functools.lru_cache(maxsize=16)
+def _category(labels: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The categorical dtype of a label set (immutable, so built once per label set)."""
+    return pd.CategoricalDtype(list(labels))
+
+
+def _cat(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    """Labelled column from integer (or bool) codes (categorical: fast to build, compact in Parquet)."""
+    codes = np.asarray(codes)
+    return pd.Categorical.from_codes(codes.view(np.int8) if codes.dtype == bool else codes, dtype=dtype)
 
 
 @functools.lru_cache(maxsize=1)

@@ -547,24 +547,25 @@ def model_outputs_table(problem: SweepProblem, res) -> pd.DataFrame:
     Statistics and metrics are computed per seed, vectorised over seeds, so one call on several runs
     stacked together gives each run exactly the values it gets alone (checked in the tests) at a
     fraction of the cost."""
-    labels = sorted(int(s) for s in res.panel["seed"].unique())
+    from sim.report import RunMetrics
+
+    rm = RunMetrics(res.panel)  # the panel's metrics, shared by the statistics and the metric outputs
+    labels = [int(s) for s in rm.cubes["sector"].labels[0]]  # the seed labels of the panel, sorted
     out = pd.DataFrame(index=pd.Index(labels, name="seed"), columns=problem.output_names, dtype=float)
     stats = [o for o in problem.outputs if o.statistic]
     mets = [o for o in problem.outputs if o.metric]
     if stats:
         from calibration.summary import per_seed_statistics
 
-        st = per_seed_statistics(res)
+        st = per_seed_statistics(res, rm)
         for o in stats:
             if o.statistic not in st.columns:
                 raise SweepError(f"output {o.name}: statistic {o.statistic} was not computed for this run")
             out[str(o.name)] = st[o.statistic].reindex(out.index).astype(float)
     if mets:
-        from sim.report import run_metrics
-
         need_plants = any(o.metric.startswith(PLANT_METRICS_PREFIXES) for o in mets)
-        m = run_metrics(res.panel, res.plants if need_plants else None)
-        m = m[m["metric"].isin({o.metric for o in mets})]
+        # the rows of run_metrics(res.panel, plants) for these metrics, computing only these
+        m = rm.table(res.plants if need_plants else None, metrics={o.metric for o in mets})
         metric, level, industry = (m[c].astype(str).to_numpy() for c in ("metric", "level", "industry"))
         year, value = m["year"].to_numpy(), m["value"].to_numpy(dtype=float)
         seed = m["seed"].to_numpy()
