@@ -5,7 +5,9 @@ parameters (documented in docs/ODD.md, "Initialisation"):
 
 - data: region population (1981, or 1998 for UKM6/8/9), the 1970 industry share of the NUTS-1 area
   (Rosés-Wolf), regional manufacturing GVA in 1998 (ONS; the earliest public NUTS-2 figure, as a proxy
-  for the long-run industrial base), the TIR set, GERD 2013-16 as the pattern of the science base;
+  for the long-run industrial base), each sector's ONS industry group GVA by region in 1998 (the
+  earliest public NUTS-2 figure by industry, as a proxy for the sector's long-run location), the TIR
+  set, GERD 2013-16 as the pattern of the science base;
 - assumptions: sector shares of plants and output, historic cluster locations and weights
   (``sim/data/clusters.csv``), the TIR boost, plant size and productivity dispersion, foreign shares.
 
@@ -24,23 +26,40 @@ from sim.params import Params
 
 def legacy_location_weights(p: Params) -> np.ndarray:
     """(R x S) probabilities of a 1973 plant of sector s being in region r:
-    ``base_r x tir_boost^TIR x (1 + strength x cluster weight_rs)``, normalised, where ``base_r`` blends
-    the region's share of GB population x 1970 NUTS-1 industry share (weight ``1 - m``) with its share of
-    GB manufacturing GVA in 1998, the earliest public NUTS-2 manufacturing figure (weight
-    ``m = legacy_manufacturing_1998``)."""
+    ``base_rs x tir_boost^TIR x (1 + strength x cluster weight_rs)``, normalised, where ``base_rs``
+    blends three patterns: the region's share of GB population x 1970 NUTS-1 industry share, its share
+    of GB manufacturing GVA in 1998 (the earliest public NUTS-2 manufacturing figure; together weight
+    ``1 - w``, mixed by ``m = legacy_manufacturing_1998``), and its share of GB GVA of the sector's ONS
+    industry group in 1998 (weight ``w = legacy_sector_1998``; :func:`sector_pattern_1998`)."""
     reg = load_regions()
     a = (reg["population_base"] * reg["industry_share_1970_nuts1"]).to_numpy(float)
     b = (reg["gva_total_1998"] * reg["manuf_share_1998"]).to_numpy(float)
     m = p.legacy_manufacturing_1998
-    base = (1.0 - m) * a / a.sum() + m * b / b.sum()
-    base = base * np.where(reg["tir"].to_numpy(), p.legacy_tir_boost, 1.0)
+    general = (1.0 - m) * a / a.sum() + m * b / b.sum()
+    w = p.legacy_sector_1998
+    base = (1.0 - w) * general[:, None] + w * sector_pattern_1998()
+    base = base * np.where(reg["tir"].to_numpy(), p.legacy_tir_boost, 1.0)[:, None]
     cl = np.zeros((len(reg), len(SECTOR_CODES)))
     ridx = region_index()
     sidx = {c: i for i, c in enumerate(SECTOR_CODES)}
     for row in load_clusters().itertuples():
         cl[ridx[row.region], sidx[row.sector]] += row.weight
-    w = base[:, None] * (1.0 + p.legacy_cluster_strength * cl)
+    w = base * (1.0 + p.legacy_cluster_strength * cl)
     return w / w.sum(axis=0, keepdims=True)
+
+
+def sector_pattern_1998() -> np.ndarray:
+    """(R x S): each region's share of Great Britain's 1998 GVA in the ONS industry group of each sector
+    (``ons_group`` of ``sectors.csv``; ONS regional GVA by industry, ``sim/data/observed_gva.csv``).
+    Sectors that share a group (chemicals and pharmaceuticals; aerospace and other transport) share
+    the pattern; the historic clusters tell them apart."""
+    from sim.observed import load_observed_gva
+
+    g = load_observed_gva()
+    g = g[g["year"] == 1998].pivot(index="code", columns="industry_code", values="gva_gbp_m")
+    groups = load_sectors()["ons_group"].astype(str).to_numpy()
+    x = g.reindex(index=list(load_regions()["code"]))[groups].to_numpy(float)
+    return x / x.sum(axis=0, keepdims=True)
 
 
 def initial_plants(p: Params, demand0: np.ndarray, rng: np.random.Generator, n_regions: int) -> dict:

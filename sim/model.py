@@ -156,13 +156,16 @@ class AMModel(mesa.Model):
         tot = self._now[what].sum()
         return float(part.sum() / tot) if tot > 0 else 0.0
 
-    def _allocate(self) -> None:
-        """Output and employment of every live plant from demand, weights and productivity."""
+    def _allocate(self) -> np.ndarray:
+        """Output and employment of every live plant from demand, weights and productivity; returns
+        the sector totals of the weights."""
         pl = self.plants
         d = self.demand[self.t] if self.p.demand_on else self.demand[0]
-        out = demand.allocate_output(pl.weight, pl.sector, d)
+        wsum = np.bincount(pl.sector, weights=pl.weight, minlength=self.S)
+        out = demand.allocate_output(pl.weight, pl.sector, d, wsum)
         pl.set("output", out)
-        pl.set("employment", out * 1000.0 / (self.output_per_worker[pl.sector] * pl.prod))
+        pl.set("employment", out * (1000.0 / self.output_per_worker)[pl.sector] / pl.prod)
+        return wsum
 
     def _fine_cells(self) -> np.ndarray:
         """Output, employment and plant count (3 x cells) by region x sector x ownership x size class:
@@ -205,114 +208,136 @@ class AMModel(mesa.Model):
             self.running = False
             return
         self.year += 1
-        p, pl, rng = self.p, self.plants, self.rng
+        p = self.p
         yp = self.policy.year(self.year)
         for k, r, amount in yp.spending:
             self.spending.append((self.year, k, r, amount))
         t = self.t
         growth = self.demand[t] / self.demand[t - 1] - 1.0 if p.demand_on else np.zeros(self.S)
 
-        # log productivity, carried through the step (saves a logarithm in every mechanism)
-        lp = np.log(pl.prod)
-
-        # 1. demand: replicator competition on productivity, then allocate the sector's demand
-        if p.demand_on:
-            pl.set("weight", demand.replicator(pl.weight, None, pl.sector, self.S, p.replicator_strength, lp=lp))
-        self._allocate()
-        sme = pl.employment < SME_THRESHOLD
-
-        # 2. innovation
-        if p.innovation_on and len(pl):
-            sti_w = self.sti_w[pl.sector]
-            rs = pl.region * self.S + pl.sector  # flat region x sector cell of each plant
-            h_sti = innovation.sti_hazard(
-                sti_w, self.science[pl.region], pl.foreign, sme, pl.sti_cap, p.sti_rate,
-                p.sme_sti_absorption + yp.sme_absorption[pl.region], p.foreign_network_share,
-                np.ravel(yp.rd_mult)[rs])
-            dens = innovation.local_density(pl.region, pl.sector, self.R, self.S, p.related_sector_weight)
-            h_dui = innovation.dui_hazard(sti_w, self.skills[pl.region], dens.ravel()[rs],
-                                          pl.dui_cap, p.dui_rate, p.interaction_effect)
-            u = rng.random((2, len(pl)))
-            ok_sti, ok_dui = u[0] < h_sti, u[1] < h_dui
-            lp = lp + self._log_gain[ok_sti.view(np.int8) + 2 * ok_dui.view(np.int8)]
-            lp = innovation.foreign_technology_transfer(lp, pl.foreign, p.foreign_productivity_growth)
-            lp = innovation.diffusion_log(lp, pl.weight, pl.sector, self.S, p.diffusion)
-            pl.set("sti_cap", innovation.update_capability(pl.sti_cap, ok_sti, p.capability_learning))
-            pl.set("dui_cap", innovation.update_capability(pl.dui_cap, ok_dui, p.capability_learning))
-
-        log_rel = demand.log_relative_productivity(lp, pl.weight, pl.sector, self.S)
-
-        # 3. exit
-        if p.exit_on and len(pl):
-            h = exit_m.exit_hazard(
-                None, self.year - pl.birth_year, ~sme, pl.foreign, self.cost[pl.region], pl.sector, self.S,
-                rate=p.exit_rate, productivity=p.exit_productivity, age_elasticity=p.exit_age,
-                large_factor=p.exit_large_factor, cost_effect=p.exit_cost, foreign_factor=p.foreign_exit_factor,
-                retrenchment=p.retrenchment, recession_depth=float(self.recession_depth[t]),
-                foreign_exit_mult=yp.foreign_exit_mult[pl.region], log_rel=log_rel)
-            gone = exit_m.draw_exits(h, pl.output, self.min_output[pl.sector], rng.random(len(pl)))
-            if gone.any():
-                self._log("close", "exit", pl.id[gone], pl.region[gone], pl.sector[gone], pl.foreign[gone],
-                          np.full(int(gone.sum()), -1))
-                keep = ~gone
-                lp, log_rel = lp[keep], log_rel[keep]
-                pl.remove(gone, self.year)
-
-        # 4. acquisition
+        # log productivity is carried through the step (saves a logarithm in every mechanism)
+        lp = np.log(self.plants.prod)
+        wsum = self._compete(lp)                        # 1. demand
+        sme = self.plants.employment < SME_THRESHOLD
+        if p.innovation_on and len(self.plants):
+            lp = self._innovate(yp, lp, sme, wsum)      # 2. innovation
+        log_rel = demand.log_relative_productivity(lp, self.plants.weight, self.plants.sector, self.S, wsum)
+        if p.exit_on and len(self.plants):
+            lp, log_rel = self._exit(yp, lp, log_rel, sme)   # 3. exit
         inflow = float(entry.fdi_level(self.year, p.fdi_early_level))
-        if p.acquisition_on and len(pl):
-            pa = acquisition.acquisition_probability(None, pl.foreign, rate=p.acquisition_rate,
-                                                     productivity=p.acquisition_productivity,
-                                                     inflow_level=inflow * yp.foreign_entry_mult[pl.region],
-                                                     log_rel=log_rel)
-            bought = rng.random(len(pl)) < pa
-            if bought.any():
-                self._log("acquire", "acquisition", pl.id[bought], pl.region[bought], pl.sector[bought],
-                          np.ones(int(bought.sum()), bool), np.full(int(bought.sum()), -1))
-                pl.set("foreign", pl.foreign | bought)
-                lp = lp + p.acquisition_boost * bought
-        pl.set("prod", np.exp(lp))
+        if p.acquisition_on and len(self.plants):
+            lp = self._acquire(yp, lp, log_rel, inflow)  # 4. acquisition
+        self.plants.set("prod", np.exp(lp))
 
+        pl = self.plants
         counts = np.bincount(pl.region * self.S + pl.sector, minlength=self.R * self.S).reshape(self.R, self.S)
         u_dom = self._utility(yp, counts, foreign_entrant=False)
         prob_dom = location.choice_probabilities(u_dom, self.population[self.t])
-
-        # 5. relocation: closure at the origin + linked opening at the destination
         if p.relocation_on and len(pl):
-            consider = rng.random(len(pl)) < p.relocation_rate
-            idx = np.flatnonzero(consider)
-            cand = np.asarray(pl.region).copy()
-            cand[idx] = location.sample_regions(prob_dom, pl.sector[idx], rng.random(idx.size))
-            moves = relocation.choose_moves(pl.region, pl.sector, u_dom, cand, consider, p.moving_cost)
-            if moves.any():
-                self._relocate(moves, cand[moves])
-
-        # 6. entry
+            self._relocation(u_dom, prob_dom)           # 5. relocation
         if p.entry_on:
-            self._entry(yp, growth, inflow, counts, prob_dom, lp)
+            self._entry(yp, growth, inflow, counts, prob_dom, lp)   # 6. entry
         for r, s, size in yp.anchors:
             self._add_anchor(r, s, size)
 
-        # 7. regions
         self._allocate()
         cells = self._fine_cells()
         if p.regions_on:
-            self._update_regions(yp, cells)
+            self._update_regions(yp, cells)             # 7. regions
 
-        # 8. observe
-        if self.year == self.report_from:
+        if self.year == self.report_from:               # 8. observe
             self.plants.set("output_start", self.plants.output)
             self.plants.set("open_at_start", np.ones(len(self.plants), bool))
         self._observe(cells)
         self.running = self.year < self.end_year
 
     # ------------------------------------------------------------------ mechanism wrappers
-    def _relocate(self, moves: np.ndarray, dest: np.ndarray) -> None:
+    def _compete(self, lp: np.ndarray) -> np.ndarray:
+        """Replicator competition on productivity, growth shocks and mean reversion of plant size,
+        then the sector's demand shared by weight; returns the sector totals of the new weights."""
+        pl, p = self.plants, self.p
+        if p.demand_on:
+            w = demand.replicator(pl.weight, None, pl.sector, self.S, p.replicator_strength, lp=lp)
+            u = self.rng.random(len(pl)) if p.size_shock_sd else None
+            pl.set("weight", demand.size_dynamics(w, pl.sector, self.S, p.size_reversion, p.size_shock_sd, u,
+                                                  age=self.year - pl.birth_year, age_effect=p.age_growth))
+        return self._allocate()
+
+    def _innovate(self, yp, lp: np.ndarray, sme: np.ndarray, wsum: np.ndarray) -> np.ndarray:
+        """STI and DUI successes raise log productivity; then technology transfer to foreign plants,
+        diffusion to laggards and the capability update. Intensities are computed per cell (foreign x
+        SME x region x sector) and gathered per plant."""
+        p, pl, R, S = self.p, self.plants, self.R, self.S
+        sti = innovation.sti_intensity_by_plant(
+            self.sti_w, self.science, pl.foreign, sme, pl.region, pl.sector, p.sti_rate,
+            p.sme_sti_absorption + yp.sme_absorption, p.foreign_network_share, yp.rd_mult)
+        dens = innovation.local_density(pl.region, pl.sector, R, S, p.related_sector_weight)
+        dui_cells = innovation.dui_intensity(self.sti_w[None, :], self.skills[:, None], dens, p.dui_rate,
+                                             p.interaction_effect).ravel()
+        u = self.rng.random((2, len(pl)))
+        ok_sti = innovation.draw_successes(sti, pl.sti_cap, u[0])
+        ok_dui = innovation.draw_successes(dui_cells[pl.region * S + pl.sector], pl.dui_cap, u[1])
+        lp = lp + self._log_gain[ok_sti.view(np.int8) + 2 * ok_dui.view(np.int8)]
+        lp = innovation.foreign_technology_transfer(lp, pl.foreign, p.foreign_productivity_growth)
+        mean = demand.sector_weighted_mean(lp, pl.weight, pl.sector, S, wsum)
+        lp = lp + p.diffusion * np.maximum(mean[pl.sector] - lp, 0.0)
+        pl.set("sti_cap", innovation.update_capability(pl.sti_cap, ok_sti, p.capability_learning))
+        pl.set("dui_cap", innovation.update_capability(pl.dui_cap, ok_dui, p.capability_learning))
+        return lp
+
+    def _exit(self, yp, lp: np.ndarray, log_rel: np.ndarray, sme: np.ndarray):
+        """Closures by the exit hazard or below the viable scale; returns the survivors' ``lp`` and
+        ``log_rel``."""
+        p, pl = self.p, self.plants
+        h = exit_m.selection_hazard(log_rel, self.year - pl.birth_year, pl.sector, self.S, rate=p.exit_rate,
+                                    productivity=p.exit_productivity, age_elasticity=p.exit_age)
+        h *= exit_m.exit_multiplier_by_plant(
+            ~sme, pl.foreign, pl.region, self.cost, foreign_exit_mult=yp.foreign_exit_mult,
+            large_factor=p.exit_large_factor, cost_effect=p.exit_cost, foreign_factor=p.foreign_exit_factor,
+            retrenchment=p.retrenchment, recession_depth=float(self.recession_depth[self.t]))
+        gone = exit_m.draw_exits(h, pl.output, self.min_output[pl.sector], self.rng.random(len(pl)))
+        if gone.any():
+            self._log("close", "exit", pl.id[gone], pl.region[gone], pl.sector[gone], pl.foreign[gone],
+                      np.full(int(gone.sum()), -1))
+            removal = pl.remove(gone, self.year)
+            lp, log_rel = removal.apply(lp), removal.apply(log_rel)
+        return lp, log_rel
+
+    def _acquire(self, yp, lp: np.ndarray, log_rel: np.ndarray, inflow: float) -> np.ndarray:
+        """Foreign groups buy productive GB plants; acquired plants gain productivity."""
+        p, pl = self.p, self.plants
+        pa = acquisition.acquisition_probability(log_rel, pl.foreign, rate=p.acquisition_rate,
+                                                 productivity=p.acquisition_productivity,
+                                                 inflow_level=(inflow * yp.foreign_entry_mult)[pl.region])
+        bought = self.rng.random(len(pl)) < pa
+        if bought.any():
+            n = int(bought.sum())
+            self._log("acquire", "acquisition", pl.id[bought], pl.region[bought], pl.sector[bought],
+                      np.ones(n, bool), np.full(n, -1))
+            pl.set("foreign", pl.foreign | bought)
+            lp = lp + p.acquisition_boost * bought
+        return lp
+
+    def _relocation(self, u_dom: np.ndarray, prob_dom: np.ndarray) -> None:
+        """A random share of plants (each with probability ``relocation_rate``: a binomial number of
+        plants drawn without replacement) considers a candidate region from the location logit and
+        moves when the gain beats the moving cost: a closure at the origin and a linked opening."""
+        p, pl, rng = self.p, self.plants, self.rng
+        n = len(pl)
+        idx = np.sort(rng.choice(n, size=rng.binomial(n, p.relocation_rate), replace=False))
+        if idx.size == 0:
+            return
+        sec, reg = pl.sector[idx], pl.region[idx]
+        cand = location.sample_regions(prob_dom, sec, rng.random(idx.size))
+        moves = relocation.choose_moves(reg, sec, u_dom, cand, np.ones(idx.size, bool), p.moving_cost)
+        if moves.any():
+            self._relocate(idx[moves], cand[moves])
+
+    def _relocate(self, rows: np.ndarray, dest: np.ndarray) -> None:
         pl = self.plants
-        idx = np.flatnonzero(moves)
-        origin = pl.region[idx].copy()
-        old_ids, new_ids = pl.relocate(idx, dest, self.year)
-        sector, foreign = pl.sector[idx], pl.foreign[idx]
+        origin = pl.region[rows].copy()
+        old_ids, new_ids = pl.relocate(rows, dest, self.year)
+        sector, foreign = pl.sector[rows], pl.foreign[rows]
         # closure at the origin linked to the opening at the destination, and back
         self._log("close", "relocation", old_ids, origin, sector, foreign, new_ids)
         self._log("open", "relocation", new_ids, dest, sector, foreign, old_ids)
@@ -325,29 +350,29 @@ class AMModel(mesa.Model):
         # entrants are benchmarked on the typical (unweighted) plant of the sector
         lp = np.bincount(pl.sector, weights=np.log(pl.prod) if lp is None else lp, minlength=self.S)
         mean_lp = np.where(n > 0, lp / np.maximum(n, 1), 0.0)
-        return n, mean_w, mean_lp
+        return n, mean_w, mean_lp, wsum
 
     def _entry(self, yp, growth: np.ndarray, inflow: float, counts: np.ndarray, prob_dom: np.ndarray,
                lp: np.ndarray) -> None:
         """Spinoffs, start-ups and foreign entries; ``lp`` is the live plants' log productivity."""
         p, pl, rng = self.p, self.plants, self.rng
-        n_s, mean_w, mean_lp = self._sector_means(lp)
+        n_s, mean_w, mean_lp, wsum = self._sector_means(lp)
         gf = entry.demand_growth_factor(growth, p.entry_demand_elasticity)
         sig = p.productivity_sigma
 
         # (a1) spinoffs: parents chosen by productivity, born mostly in the parent's region
-        rel = np.exp(demand.log_relative_productivity(lp, pl.weight, pl.sector, self.S))
-        k = entry.spinoff_counts(p.spinoff_rate, rel, gf[pl.sector], rng)
-        parents = np.repeat(np.arange(len(pl)), k)
+        rel = np.exp(demand.log_relative_productivity(lp, pl.weight, pl.sector, self.S, wsum))
+        parents = entry.spinoff_parents(p.spinoff_rate, rel, gf[pl.sector], rng)
         if parents.size:
             s = pl.sector[parents]
             local = rng.random(parents.size) < p.spinoff_local
             reg = np.where(local, pl.region[parents],
                            location.sample_regions(prob_dom, s, rng.random(parents.size)))
+            z = rng.standard_normal((2, parents.size))
             lp_new = mean_lp[s] + entry.inherit(lp[parents] - mean_lp[s], p.entrant_productivity,
-                                            p.spinoff_heritage) + 0.5 * sig * rng.standard_normal(parents.size)
+                                                p.spinoff_heritage) + 0.5 * sig * z[0]
             ids = pl.add(parents.size, sector=s, region=reg, foreign=False,
-                         weight=p.entrant_size * mean_w[s] * np.exp(0.5 * rng.standard_normal(parents.size)),
+                         weight=p.entrant_size * mean_w[s] * np.exp(0.5 * z[1]),
                          prod=np.exp(lp_new), birth_year=self.year, entry_year=self.year,
                          sti_cap=entry.inherit(pl.sti_cap[parents], 0.1, p.spinoff_heritage),
                          dui_cap=entry.inherit(pl.dui_cap[parents], 0.1, p.spinoff_heritage),
@@ -359,28 +384,31 @@ class AMModel(mesa.Model):
         c = entry.startup_counts(p.startup_rate, self.n_start * d / self.demand[0], gf, prob_dom, rng)
         reg, s = entry.cells_to_rows(c)
         if reg.size:
+            z = rng.standard_normal((2, reg.size))
             ids = pl.add(reg.size, sector=s, region=reg, foreign=False,
-                         weight=p.entrant_size * mean_w[s] * np.exp(0.5 * rng.standard_normal(reg.size)),
-                         prod=np.exp(mean_lp[s] + p.entrant_productivity + sig * rng.standard_normal(reg.size)),
+                         weight=p.entrant_size * mean_w[s] * np.exp(0.5 * z[0]),
+                         prod=np.exp(mean_lp[s] + p.entrant_productivity + sig * z[1]),
                          birth_year=self.year, entry_year=self.year, sti_cap=0.1, dui_cap=0.1)
             self._log("open", "startup", ids, reg, s, np.zeros(ids.size, bool), np.full(ids.size, -1))
 
         # (b) foreign entries: national inflow path, conditional-logit location with incentives
         u_for = self._utility(yp, counts, foreign_entrant=True)
         scale = p.n_plants_start / 25_000.0
-        c = entry.foreign_counts(p.fdi_inflow * scale * inflow, d, location.choice_probabilities(u_for, self.population[self.t]),
+        c = entry.foreign_counts(p.fdi_inflow * scale * inflow, d,
+                                 location.choice_probabilities(u_for, self.population[self.t]),
                                  yp.foreign_entry_mult, rng)
         reg, s = entry.cells_to_rows(c)
         if reg.size:
+            z = rng.standard_normal((2, reg.size))
             ids = pl.add(reg.size, sector=s, region=reg, foreign=True,
-                         weight=p.fdi_entrant_size * mean_w[s] * np.exp(0.8 * rng.standard_normal(reg.size)),
-                         prod=np.exp(mean_lp[s] + p.fdi_productivity + sig * rng.standard_normal(reg.size)),
+                         weight=p.fdi_entrant_size * mean_w[s] * np.exp(0.8 * z[0]),
+                         prod=np.exp(mean_lp[s] + p.fdi_productivity + sig * z[1]),
                          birth_year=self.year, entry_year=self.year, sti_cap=0.5, dui_cap=0.3)
             self._log("open", "foreign_entry", ids, reg, s, np.ones(ids.size, bool), np.full(ids.size, -1))
 
     def _add_anchor(self, r: int, s: int, size: float) -> None:
         """Policy: one large foreign plant (an anchor OEM) placed in region r, sector s."""
-        n_s, mean_w, mean_lp = self._sector_means()
+        n_s, mean_w, mean_lp, _ = self._sector_means()
         ids = self.plants.add(1, sector=s, region=r, foreign=True, weight=size * mean_w[s],
                               prod=np.exp(mean_lp[s] + 0.3), birth_year=self.year, entry_year=self.year,
                               sti_cap=0.6, dui_cap=0.6)

@@ -48,6 +48,8 @@ class Params(BaseModel):
     legacy_manufacturing_1998: float = _p(0.5, 0.0, 1.0, "weight of the 1998 regional manufacturing GVA pattern "
                                                         "(vs population x 1970 NUTS-1 industry share) in the 1973 "
                                                         "plant locations")
+    legacy_sector_1998: float = _p(0.5, 0.0, 1.0, "weight of each sector's 1998 regional pattern (ONS GVA of its industry "
+                                                  "group by region) in the 1973 plant locations")
     legacy_tir_boost: float = _p(1.15, 0.5, 4.0, "AM density of TIRs relative to other regions in 1973")
     plant_size_sigma: float = _p(1.5, 0.3, 3.0, "s.d. of log plant capacity in 1973")
     foreign_size_premium: float = _p(3.0, 1.0, 10.0, "mean capacity of foreign plants relative to GB plants in 1973")
@@ -56,6 +58,11 @@ class Params(BaseModel):
     # --- 1. demand and replicator competition
     replicator_strength: float = _p(0.08, 0.0, 3.0, "growth of a plant's market share per unit log relative productivity "
                                                   "per year (replicator dynamics)")
+    size_reversion: float = _p(0.02, 0.0, 0.3, "yearly mean reversion of log plant capacity towards the sector's mean "
+                                               "(growth rates fall with size)")
+    size_shock_sd: float = _p(0.2, 0.0, 1.0, "s.d. of the yearly idiosyncratic shock to log plant capacity (Gibrat)")
+    age_growth: float = _p(0.0, 0.0, 0.2, "yearly fall of log capacity per unit log(1 + age) above the sector's mean "
+                                         "(old plants lose share to young ones)")
     recession_severity: float = _p(1.0, 0.0, 3.0, "multiplier on the depth of the recessions of 1980-82, 1990-92 and "
                                                                  "2008-10 (sim/data/recessions.csv)")
 

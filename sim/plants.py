@@ -31,6 +31,22 @@ COLUMNS: dict[str, type] = {
 }
 
 
+class Removal:
+    """How :meth:`PlantTable.remove` compacted the rows: row ``src[i]`` moved to ``dst[i]`` and the
+    table kept its first ``n`` rows."""
+
+    __slots__ = ("dst", "src", "n")
+
+    def __init__(self, dst: np.ndarray, src: np.ndarray, n: int):
+        self.dst, self.src, self.n = dst, src, n
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """The same compaction of an array aligned with the rows before the removal (modified in
+        place; returns the first ``n`` rows)."""
+        x[self.dst] = x[self.src]
+        return x[: self.n]
+
+
 class PlantTable:
     """Columnar store of live plants plus an archive of closed plant records.
 
@@ -98,18 +114,26 @@ class PlantTable:
         rec["output_end"] = np.zeros(idx.size)
         self._archive.append(rec)
 
-    def remove(self, mask: np.ndarray, year: int) -> None:
-        """Close the plants where ``mask`` is true: archive their final record with ``exit_year``."""
+    def remove(self, mask: np.ndarray, year: int) -> "Removal":
+        """Close the plants where ``mask`` is true: archive their final record with ``exit_year``.
+
+        The table is compacted by moving the last live rows into the holes (O(closures) per column,
+        not O(plants)), so the order of the rows changes. The returned :class:`Removal` applies the
+        same compaction to any other array aligned with the rows (``removal.apply(x)``)."""
+        mask = np.asarray(mask, bool)
         idx = np.flatnonzero(mask)
+        n = self._n
+        m = n - idx.size
         if idx.size == 0:
-            return
+            return Removal(np.empty(0, np.intp), np.empty(0, np.intp), n)
         self._archive_rows(idx, year)
-        keep = np.flatnonzero(~np.asarray(mask, bool))
-        m = keep.size
-        for k, b in self._buf.items():
-            b[:m] = b[keep]  # fancy indexing copies first, so the overlap is safe
+        dst = idx[idx < m]                        # holes in the part of the table that stays
+        src = m + np.flatnonzero(~mask[m:])       # live rows beyond it, moved into the holes
+        for b in self._buf.values():
+            b[dst] = b[src]
         self._n = m
         self._views()
+        return Removal(dst, src, m)
 
     def relocate(self, idx: np.ndarray, region: np.ndarray, year: int) -> tuple[np.ndarray, np.ndarray]:
         """Move the plants at rows ``idx`` to ``region``: in the plant accounts the plant at the origin
@@ -141,31 +165,39 @@ class PlantTable:
         return {k: v[order] for k, v in out.items()}
 
     def to_frame(self, region_codes, sector_codes, sme_threshold: float = 250.0) -> pd.DataFrame:
-        """One row per plant ever alive, with the public column names (see README, run folder)."""
-        r = self.records()
-        def cat(codes, labels):
-            return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=list(labels))
+        """One row per plant ever alive (closed records and live plants) in id order, with the public
+        column names (see README, run folder). Builds only the columns it reports."""
+        parts, live = self._archive, self.cols
+        ids = np.concatenate([q["id"] for q in parts] + [live["id"]])
+        order = np.argsort(ids, kind="stable")
 
-        own = ["GB", "foreign"]
+        def col(name, live_value=None):  # archived + live values of one column, in id order
+            lv = live[name] if live_value is None else live_value
+            return np.concatenate([q[name] for q in parts] + [lv])[order]
+
+        def cat(codes, labels):
+            codes = codes.view(np.int8) if codes.dtype == bool else codes
+            return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(labels)))
 
         def nullable(a):  # -1 -> missing
-            return pd.arrays.IntegerArray(a.astype(np.int64), mask=a < 0)
+            return pd.arrays.IntegerArray(a, mask=a < 0)
 
+        own = ["GB", "foreign"]
         return pd.DataFrame({
-            "plant_id": r["id"],
-            "sector": cat(r["sector"], sector_codes),
-            "region": cat(r["region"], region_codes),
-            "ownership_entry": cat(r["foreign_entry"], own),
-            "ownership_last": cat(r["foreign"], own),
-            "size_class": cat(r["employment"] >= sme_threshold, ["SME", "large"]),
-            "entry_year": r["entry_year"],
-            "exit_year": nullable(r["exit_year"]),
-            "output_start": r["output_start"],
-            "output_end": r["output_end"],
-            "employment_last": r["employment"],
-            "productivity_last": r["prod"],
-            "open_at_start": r["open_at_start"],
-            "birth_year": r["birth_year"],
-            "relocated_from": nullable(r["relocated_from"]),
-            "parent_id": nullable(r["parent"]),
+            "plant_id": ids[order],
+            "sector": cat(col("sector"), sector_codes),
+            "region": cat(col("region"), region_codes),
+            "ownership_entry": cat(col("foreign_entry"), own),
+            "ownership_last": cat(col("foreign"), own),
+            "size_class": cat(col("employment") >= sme_threshold, ["SME", "large"]),
+            "entry_year": col("entry_year"),
+            "exit_year": nullable(col("exit_year", np.full(len(self), -1, dtype=np.int64))),
+            "output_start": col("output_start"),
+            "output_end": col("output_end", live["output"]),
+            "employment_last": col("employment"),
+            "productivity_last": col("prod"),
+            "open_at_start": col("open_at_start"),
+            "birth_year": col("birth_year"),
+            "relocated_from": nullable(col("relocated_from")),
+            "parent_id": nullable(col("parent")),
         })

@@ -57,17 +57,28 @@ class PolicySchedule:
         self.R, self.S = n_regions, n_sectors
         self._ridx = region_index()
         self._sidx = sector_index()
+        self._neutral: YearPolicy | None = None
 
     def __bool__(self) -> bool:
         return bool(self.interventions)
 
-    def year(self, year: int) -> YearPolicy:
+    def _empty(self) -> YearPolicy:
         R, S = self.R, self.S
-        yp = YearPolicy(
+        return YearPolicy(
             science_target=np.zeros(R), skills_target=np.zeros(R), sme_absorption=np.zeros(R),
             incentive=np.zeros(R), access=np.zeros(R), cost=np.zeros(R), rd_mult=np.ones((R, S)),
             foreign_entry_mult=np.ones(R), foreign_exit_mult=np.ones(R),
         )
+
+    def year(self, year: int) -> YearPolicy:
+        """The effects active in ``year``. Without interventions every year gets the same neutral
+        effects (one shared object: callers must not modify its arrays)."""
+        if not self.interventions:
+            if self._neutral is None:
+                self._neutral = self._empty()
+            return self._neutral
+        yp = self._empty()
+        S = self.S
         for k, iv in enumerate(self.interventions):
             if not (iv.start_year <= year <= iv.end_year):
                 continue

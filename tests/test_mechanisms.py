@@ -83,7 +83,7 @@ def test_diffusion_narrows_the_gap_without_moving_leaders():
 
 def _hazard(**over):
     n = 2
-    kw = dict(rel_prod=np.ones(n), age=np.full(n, 10), large=np.zeros(n, bool), foreign=np.zeros(n, bool),
+    kw = dict(log_rel=np.zeros(n), age=np.full(n, 10), large=np.zeros(n, bool), foreign=np.zeros(n, bool),
               cost_r=np.zeros(n), sector=np.zeros(n, dtype=np.int64), n_sectors=1, rate=0.05, productivity=1.5,
               age_elasticity=0.3, large_factor=0.5, cost_effect=0.3, foreign_factor=1.2, retrenchment=1.0,
               recession_depth=0.0)
@@ -92,7 +92,7 @@ def _hazard(**over):
 
 
 def test_exit_hazard_falls_with_productivity_age_and_size_and_rises_with_cost():
-    assert np.all(np.diff(_hazard(rel_prod=np.array([0.8, 1.25]))) < 0)
+    assert np.all(np.diff(_hazard(log_rel=np.log([0.8, 1.25]))) < 0)
     assert np.all(np.diff(_hazard(age=np.array([2, 30]))) < 0)
     h = _hazard(large=np.array([False, True]))
     assert h[1] < h[0]
@@ -113,7 +113,7 @@ def test_unviable_plants_close():
 
 
 def test_acquisition_targets_productive_gb_plants_only():
-    p = acquisition.acquisition_probability(np.array([0.8, 1.5, 1.5]), np.array([False, False, True]),
+    p = acquisition.acquisition_probability(np.log([0.8, 1.5, 1.5]), np.array([False, False, True]),
                                             rate=0.02, productivity=1.5, inflow_level=1.0)
     assert p[1] > p[0] > 0 and p[2] == 0
 
@@ -205,3 +205,42 @@ def test_foreign_technology_transfer_raises_foreign_productivity_only():
     out = innovation.foreign_technology_transfer(lp, foreign, 0.02)
     assert out[1] == out[3] == pytest.approx(0.02) and out[0] == out[2] == 0.0
     assert innovation.foreign_technology_transfer(lp, foreign, 0.0) is lp
+
+
+def test_cell_tables_gathered_per_plant_equal_the_plant_level_formulas():
+    rng = np.random.default_rng(3)
+    n, R, S = 500, 40, 8
+    region, sector = rng.integers(0, R, n), rng.integers(0, S, n)
+    foreign, sme = rng.random(n) < 0.3, rng.random(n) < 0.8
+    sti_w, science, absorb = rng.random(S), rng.random(R) * 2, rng.random(R)
+    rd = 1 + rng.random((R, S))
+    got = innovation.sti_intensity_by_plant(sti_w, science, foreign, sme, region, sector, 0.3, absorb, 0.6, rd)
+    want = innovation.sti_intensity(sti_w[sector], science[region], foreign, sme, 0.3, absorb[region], 0.6,
+                                    rd[region, sector])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    cost, mult = rng.standard_normal(R), 1 + rng.random(R)
+    kw = dict(large_factor=0.5, cost_effect=0.3, foreign_factor=1.2, retrenchment=1.0, recession_depth=0.05)
+    got = ex.exit_multiplier_by_plant(~sme, foreign, region, cost, foreign_exit_mult=mult, **kw)
+    want = ex.exit_multiplier(~sme, foreign, cost[region], foreign_exit_mult=mult[region], **kw)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_successes_and_exits_are_drawn_with_their_probabilities():
+    rng = np.random.default_rng(4)
+    n = 200_000
+    intensity, cap = np.full(n, 0.4), np.full(n, 0.5)
+    ok = innovation.draw_successes(intensity, cap, rng.random(n))
+    p = innovation.success_probability(intensity[:1], cap[:1])[0]
+    assert abs(ok.mean() - p) < 4 * np.sqrt(p * (1 - p) / n)
+    gone = ex.draw_exits(np.full(n, 0.1), np.ones(n), 0.0, rng.random(n))
+    q = 1 - np.exp(-0.1)
+    assert abs(gone.mean() - q) < 4 * np.sqrt(q * (1 - q) / n)
+
+
+def test_spinoff_parents_are_sorted_rows_with_poisson_counts():
+    rng = np.random.default_rng(5)
+    rel = np.array([0.5] * 5000 + [2.0] * 5000)
+    parents = entry.spinoff_parents(0.1, rel, np.ones(rel.size), rng)
+    assert np.all(np.diff(parents) >= 0) and parents.min() >= 0 and parents.max() < rel.size
+    expected = 0.1 * rel.sum()
+    assert abs(parents.size - expected) < 4 * np.sqrt(expected)

@@ -164,7 +164,8 @@ def test_higher_exit_rate_means_fewer_plants():
 URN = {"initial_state": "uniform", "n_plants_start": 400, "beta_science": 0.0, "beta_skills": 0.0,
        "beta_access": 0.0, "beta_cost": 0.0, "beta_policy": 0.0, "beta_agglomeration": 2.0,
        "startup_rate": 0.0, "spinoff_rate": 0.0, "exit_on": False, "relocation_on": False,
-       "acquisition_on": False, "innovation_on": False, "fdi_inflow": 3000.0, "fdi_early_level": 1.0}
+       "acquisition_on": False, "innovation_on": False, "fdi_inflow": 3000.0, "fdi_early_level": 1.0,
+       "size_shock_sd": 0.0, "size_reversion": 0.0, "age_growth": 0.0}
 
 
 @pytest.mark.slow
@@ -197,3 +198,22 @@ def test_technology_transfer_to_foreign_plants_shifts_output_from_gb_incumbents(
                         .model_vars["foreign_output_share"].iloc[-1] for s in range(3)])
 
     assert foreign_share(0.04) > foreign_share(0.0) + 0.03
+
+
+def test_removing_plants_keeps_every_other_plant_and_aligned_arrays():
+    from sim.plants import PlantTable
+
+    t = PlantTable()
+    n = 50
+    t.add(n, sector=np.arange(n) % 8, region=np.arange(n) % 40, foreign=np.zeros(n, bool), weight=np.arange(n, dtype=float),
+          prod=np.ones(n), birth_year=1970, entry_year=1973)
+    gone = np.zeros(n, bool)
+    gone[[0, 3, 17, 40, 48, 49]] = True
+    side = np.arange(n, dtype=float) * 10  # an array aligned with the rows, e.g. log productivity
+    removal = t.remove(gone, 1980)
+    side = removal.apply(side)
+    assert len(t) == n - 6 and sorted(t.id.tolist()) == sorted(set(range(n)) - {0, 3, 17, 40, 48, 49})
+    np.testing.assert_array_equal(t.weight, t.id.astype(float))        # every row kept its own values
+    np.testing.assert_array_equal(side, t.id * 10.0)                   # and so did the aligned array
+    rec = t.records()
+    assert rec["exit_year"][np.isin(rec["id"], [0, 3, 17, 40, 48, 49])].tolist() == [1980] * 6

@@ -26,7 +26,7 @@ from sim.scenario import FIRST_YEAR, HISTORY_END, Intervention, Scenario
 #: Plants open in 1973 in the app's calibrated and uniform worlds (the baseline uses 25,000).
 APP_PLANTS = 3000
 
-#: Arthur's urn: identical regions; no start-ups, spinoffs, exits, moves or acquisitions; foreign
+#: Arthur's urn: identical regions; no start-ups, spinoffs, exits, moves, acquisitions or size shocks; foreign
 #: entrants (a strong, steady inflow) choose a region by the number of same-sector plants already
 #: there and nothing else. The policy weight stays at its default so that a policy lever can tip the
 #: urn (without an intervention it adds nothing: uniform regions get no historic regional aid).
@@ -35,6 +35,7 @@ URN_PARAMS: dict[str, Any] = {
     "beta_access": 0.0, "beta_cost": 0.0, "beta_agglomeration": 2.0, "startup_rate": 0.0,
     "spinoff_rate": 0.0, "exit_on": False, "relocation_on": False, "acquisition_on": False,
     "innovation_on": False, "fdi_inflow": 3000.0, "fdi_early_level": 1.0,
+    "size_shock_sd": 0.0, "size_reversion": 0.0, "age_growth": 0.0,
 }
 
 WORLDS: dict[str, str] = {

@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def acquisition_probability(rel_prod: np.ndarray | None, foreign: np.ndarray, *, rate: float, productivity: float,
-                            inflow_level: float | np.ndarray, log_rel: np.ndarray | None = None) -> np.ndarray:
+def acquisition_probability(log_rel: np.ndarray, foreign: np.ndarray, *, rate: float, productivity: float,
+                            inflow_level: float | np.ndarray) -> np.ndarray:
     """Yearly probability that each GB plant is acquired: ``rate x inflow x rel^b`` (0 for foreign
-    plants), capped at 0.5. ``log_rel`` (= ln rel), when given, replaces ``rel_prod``."""
-    lr = np.log(np.maximum(rel_prod, 1e-6)) if log_rel is None else np.maximum(log_rel, np.log(1e-6))
-    p = rate * inflow_level * np.exp(productivity * lr)
+    plants), capped at 0.5; ``log_rel`` is ln(relative productivity)."""
+    p = rate * inflow_level * np.exp(productivity * np.maximum(log_rel, np.log(1e-6)))
     return np.where(foreign, 0.0, np.minimum(p, 0.5))
 
 

@@ -17,16 +17,19 @@ def demand_table(paths: pd.DataFrame, recessions: pd.DataFrame, years: np.ndarra
     by ``severity x depth`` in the listed years (sector rows add to the all-sector depth).
     Reference: the national paths of TARGETS.md T4 (assumed shapes, not data).
     """
-    out = np.empty((len(years), len(SECTOR_CODES)))
+    S = len(SECTOR_CODES)
+    depth = np.zeros((len(years), S))
+    col = {c: j for j, c in enumerate(SECTOR_CODES)}
+    for sec, yr, d in zip(recessions["sector"], recessions["year"], recessions["depth"]):
+        if sec == "all":
+            depth[years == yr, :] += d
+        elif sec in col:
+            depth[years == yr, col[sec]] += d
+    out = np.empty((len(years), S))
     for j, code in enumerate(SECTOR_CODES):
         p = paths[paths["sector"] == code].sort_values("year")
-        idx = np.exp(np.interp(years, p["year"].to_numpy(), np.log(p["index"].to_numpy())))
-        depth = np.zeros(len(years))
-        for _, row in recessions.iterrows():
-            if row["sector"] in ("all", code):
-                depth[years == row["year"]] += row["depth"]
-        out[:, j] = base_output[j] * idx * np.clip(1.0 - severity * depth, 0.05, None)
-    return out
+        out[:, j] = np.exp(np.interp(years, p["year"].to_numpy(), np.log(p["index"].to_numpy())))
+    return base_output[None, :] * out * np.clip(1.0 - severity * depth, 0.05, None)
 
 
 def replicator(weight: np.ndarray, prod: np.ndarray | None, sector: np.ndarray, n_sectors: int,
@@ -43,10 +46,47 @@ def replicator(weight: np.ndarray, prod: np.ndarray | None, sector: np.ndarray, 
     return weight * np.exp(strength * log_relative_productivity(lp, weight, sector, n_sectors))
 
 
-def allocate_output(weight: np.ndarray, sector: np.ndarray, demand: np.ndarray) -> np.ndarray:
-    """Plants share their sector's demand in proportion to their weights: ``q_i = D_s w_i / W_s``."""
-    wsum = np.bincount(sector, weights=weight, minlength=demand.size)
-    return demand[sector] * weight / np.maximum(wsum[sector], 1e-300)
+def size_dynamics(weight: np.ndarray, sector: np.ndarray, n_sectors: int, reversion: float,
+                  shock_sd: float, u: np.ndarray | None = None, *, age: np.ndarray | None = None,
+                  age_effect: float = 0.0) -> np.ndarray:
+    """Idiosyncratic growth shocks, and growth that falls with size and age (capacity weight ``w``)::
+
+        ln w <- ln w - reversion (ln w - mean_s ln w) - age_effect (ln(1 + age) - mean_s ln(1 + age))
+                + shock_sd sqrt(12) (u - 1/2)
+
+    with ``mean_s`` unweighted means within the sector and ``u`` uniform (a symmetric shock with
+    standard deviation ``shock_sd``). Shocks alone give Gibrat's law (growth independent of size);
+    reversion makes growth fall with size, so the size distribution settles (log-variance about
+    ``shock_sd^2 / (2 reversion)``) instead of one plant's share running away; ``age_effect`` makes old
+    plants lose capacity share to young ones (ageing plant and equipment). Both terms are relative to
+    the sector, so they move shares, not the sector's total. References: Gibrat (1931); Evans (1987)
+    and Hall (1987) on growth rates that fall with size and age; Sutton (1997) "Gibrat's legacy"."""
+    if (reversion == 0 and shock_sd == 0 and age_effect == 0) or weight.size == 0:
+        return weight
+    lw = np.log(weight)
+    n = np.maximum(np.bincount(sector, minlength=n_sectors), 1)
+    if reversion:
+        mean = np.bincount(sector, weights=lw, minlength=n_sectors) / n
+        lw -= reversion * (lw - mean[sector])
+    if age_effect and age is not None:
+        la = _LOG1P_AGE[np.clip(age, 0, _LOG1P_AGE.size - 1)]
+        mean = np.bincount(sector, weights=la, minlength=n_sectors) / n
+        lw -= age_effect * (la - mean[sector])
+    if shock_sd and u is not None:
+        lw += (shock_sd * np.sqrt(12.0)) * (u - 0.5)
+    return np.exp(lw)
+
+
+_LOG1P_AGE = np.log1p(np.arange(501, dtype=float))  # ln(1 + age) for whole-year ages 0..500
+
+
+def allocate_output(weight: np.ndarray, sector: np.ndarray, demand: np.ndarray,
+                    wsum: np.ndarray | None = None) -> np.ndarray:
+    """Plants share their sector's demand in proportion to their weights: ``q_i = D_s w_i / W_s``
+    (``wsum``, the sector totals ``W_s``, may be passed when already known)."""
+    if wsum is None:
+        wsum = np.bincount(sector, weights=weight, minlength=demand.size)
+    return (demand / np.maximum(wsum, 1e-300))[sector] * weight
 
 
 def relative_productivity(prod: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int) -> np.ndarray:
@@ -54,9 +94,17 @@ def relative_productivity(prod: np.ndarray, weight: np.ndarray, sector: np.ndarr
     return np.exp(log_relative_productivity(np.log(prod), weight, sector, n_sectors))
 
 
-def log_relative_productivity(lp: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int) -> np.ndarray:
+def log_relative_productivity(lp: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int,
+                              wsum: np.ndarray | None = None) -> np.ndarray:
     """``ln A - mean_s ln A``: log productivity relative to the sector's output-weighted mean (the
-    logarithm of :func:`relative_productivity`, from log productivity ``lp``)."""
-    wsum = np.bincount(sector, weights=weight, minlength=n_sectors)
-    mean = np.bincount(sector, weights=weight * lp, minlength=n_sectors) / np.maximum(wsum, 1e-300)
-    return lp - mean[sector]
+    logarithm of :func:`relative_productivity`, from log productivity ``lp``). ``wsum``, the sector
+    totals of ``weight``, may be passed when already known."""
+    return lp - sector_weighted_mean(lp, weight, sector, n_sectors, wsum)[sector]
+
+
+def sector_weighted_mean(x: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int,
+                         wsum: np.ndarray | None = None) -> np.ndarray:
+    """Weighted mean of ``x`` in each sector (an array over sectors)."""
+    if wsum is None:
+        wsum = np.bincount(sector, weights=weight, minlength=n_sectors)
+    return np.bincount(sector, weights=weight * x, minlength=n_sectors) / np.maximum(wsum, 1e-300)

@@ -35,10 +35,11 @@ def startup_counts(rate: float, market_size: np.ndarray, growth_factor: np.ndarr
     return rng.poisson(lam)
 
 
-def spinoff_counts(rate: float, rel_prod: np.ndarray, growth_factor_plant: np.ndarray,
-                   rng: np.random.Generator) -> np.ndarray:
-    """Spinoffs per parent plant, Poisson with mean ``rate x min(rel_prod, 5) x growth_factor``
-    (Klepper: better parents have more and better spinoffs).
+def spinoff_parents(rate: float, rel_prod: np.ndarray, growth_factor_plant: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Row of the parent of every spinoff born this year (sorted; a parent appears once per spinoff).
+    Spinoffs per parent are Poisson with mean ``rate x min(rel_prod, 5) x growth_factor`` (Klepper:
+    better parents have more and better spinoffs).
 
     Drawn as one Poisson total shared among parents in proportion to their means (independent
     Poisson counts are exactly a Poisson total split multinomially), which costs one uniform per
@@ -48,8 +49,14 @@ def spinoff_counts(rate: float, rel_prod: np.ndarray, growth_factor_plant: np.nd
         return np.zeros(0, dtype=np.int64)
     cum = np.cumsum(lam)
     total = rng.poisson(cum[-1])
-    parents = np.searchsorted(cum, rng.random(total) * cum[-1], side="right")
-    return np.bincount(np.minimum(parents, lam.size - 1), minlength=lam.size)
+    u = np.sort(rng.random(total)) * cum[-1]
+    return np.minimum(np.searchsorted(cum, u, side="right"), lam.size - 1)
+
+
+def spinoff_counts(rate: float, rel_prod: np.ndarray, growth_factor_plant: np.ndarray,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Spinoffs per parent plant (the counts of :func:`spinoff_parents`)."""
+    return np.bincount(spinoff_parents(rate, rel_prod, growth_factor_plant, rng), minlength=rel_prod.size)
 
 
 def foreign_counts(inflow: float, demand: np.ndarray, prob: np.ndarray, entry_mult: np.ndarray,

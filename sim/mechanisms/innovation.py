@@ -23,23 +23,68 @@ def local_density(region: np.ndarray, sector: np.ndarray, n_regions: int, n_sect
     return dens / np.maximum(dens.mean(axis=0, keepdims=True), 1e-12)
 
 
+def sti_intensity(sti_w, science_r, foreign, sme, rate: float, sme_absorption, network_share: float,
+                  rd_mult=1.0) -> np.ndarray:
+    """STI success intensity per unit of absorptive capability, ``rate w_s S_eff F_sme R`` (element-wise,
+    broadcastable: the model evaluates it once per foreign x SME x region x sector cell).
+
+    ``S_eff`` mixes the regional science base with the group network for foreign plants
+    (``network_share + (1 - network_share) x science``); ``F_sme`` is the SMEs' absorptive capacity
+    relative to large plants (1 for large plants); ``R`` an R&D subsidy multiplier."""
+    s_eff = np.where(foreign, network_share + (1.0 - network_share) * science_r, science_r)
+    absorb = np.where(sme, np.minimum(sme_absorption, 1.0), 1.0)
+    return rate * sti_w * np.maximum(s_eff, 0.0) * absorb * rd_mult
+
+
+def sti_intensity_by_plant(sti_w: np.ndarray, science: np.ndarray, foreign: np.ndarray, sme: np.ndarray,
+                           region: np.ndarray, sector: np.ndarray, rate: float, sme_absorption: np.ndarray,
+                           network_share: float, rd_mult: np.ndarray) -> np.ndarray:
+    """:func:`sti_intensity` of every plant, evaluated once per foreign x SME x region x sector cell and
+    gathered: ``sti_w`` is per sector, ``science`` and ``sme_absorption`` per region, ``rd_mult``
+    region x sector."""
+    R, S = science.size, sti_w.size
+    f, m = np.array([False, True])[:, None, None, None], np.array([False, True])[None, :, None, None]
+    cells = sti_intensity(sti_w[None, None, None, :], science[None, None, :, None], f, m, rate,
+                          np.asarray(sme_absorption, float)[None, None, :, None], network_share,
+                          np.asarray(rd_mult, float)[None, None, :, :]).ravel()
+    return cells[(2 * foreign + sme.astype(np.intp)) * (R * S) + region * S + sector]
+
+
 def sti_hazard(sti_w: np.ndarray, science_r: np.ndarray, foreign: np.ndarray, sme: np.ndarray,
                sti_cap: np.ndarray, rate: float, sme_absorption: np.ndarray | float,
                network_share: float, rd_mult: np.ndarray | float = 1.0) -> np.ndarray:
-    """Yearly STI success probability per plant: ``1 - exp(-rate w_s S_eff A R)`` where ``S_eff`` mixes
-    the regional science base with the group network (foreign plants), ``A`` is absorptive capacity
-    (SME factor x (0.5 + capability)) and ``R`` an R&D subsidy multiplier."""
-    s_eff = np.where(foreign, network_share * 1.0 + (1.0 - network_share) * science_r, science_r)
-    absorb = np.where(sme, np.minimum(sme_absorption, 1.0), 1.0) * (0.5 + sti_cap)
-    return 1.0 - np.exp(-rate * sti_w * np.maximum(s_eff, 0.0) * absorb * rd_mult)
+    """Yearly STI success probability per plant: ``1 - exp(-I (0.5 + capability))`` with ``I`` the
+    :func:`sti_intensity` of the plant's cell; ``0.5 + capability`` is the plant's own absorptive
+    capacity (Cohen and Levinthal 1990)."""
+    return success_probability(sti_intensity(sti_w, science_r, foreign, sme, rate, sme_absorption,
+                                             network_share, rd_mult), sti_cap)
+
+
+def dui_intensity(sti_w, skills_r, density, rate: float, interaction: float) -> np.ndarray:
+    """DUI success intensity per unit of capability, ``rate (1 - w_s) K_r ((1 + d) / 2)^interaction``
+    (element-wise; the model evaluates it once per region x sector cell), with ``K_r`` the skills base
+    and ``d`` the local density relative to an average region."""
+    g = ((1.0 + density) / 2.0) ** interaction
+    return rate * (1.0 - sti_w) * np.maximum(skills_r, 0.0) * g
 
 
 def dui_hazard(sti_w: np.ndarray, skills_r: np.ndarray, density: np.ndarray, dui_cap: np.ndarray,
                rate: float, interaction: float) -> np.ndarray:
-    """Yearly DUI success probability: ``1 - exp(-rate (1 - w_s) K_r ((1 + d)/2)^interaction (0.5 + cap))``
-    with ``K_r`` the skills base and ``d`` the local density relative to an average region."""
-    g = ((1.0 + density) / 2.0) ** interaction
-    return 1.0 - np.exp(-rate * (1.0 - sti_w) * np.maximum(skills_r, 0.0) * g * (0.5 + dui_cap))
+    """Yearly DUI success probability per plant: ``1 - exp(-I (0.5 + capability))`` with ``I`` the
+    :func:`dui_intensity` of the plant's cell."""
+    return success_probability(dui_intensity(sti_w, skills_r, density, rate, interaction), dui_cap)
+
+
+def success_probability(intensity: np.ndarray, capability: np.ndarray) -> np.ndarray:
+    """``1 - exp(-intensity (0.5 + capability))``: a success of a Poisson process over one year."""
+    return -np.expm1(-intensity * (0.5 + capability))
+
+
+def draw_successes(intensity: np.ndarray, capability: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Which plants succeed this year, from uniforms ``u``: ``u > exp(-intensity (0.5 + capability))``,
+    which has the probability :func:`success_probability` (``1 - u`` is uniform too) and costs one
+    exponential per plant."""
+    return u > np.exp(-intensity * (0.5 + capability))
 
 
 def innovation_gain(sti_ok: np.ndarray, dui_ok: np.ndarray, sti_gain: float, dui_gain: float,
