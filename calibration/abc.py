@@ -60,10 +60,20 @@ class CalibrationConfig:
                 raise ValueError(f"{path}: calibration.prior.{p}: [{lo}, {hi}] must lie inside the documented "
                                  f"range [{dlo}, {dhi}]")
             bounds[p] = (float(lo), float(hi))
+        fixed = {}
+        if c.get("fixed_from_point", False):
+            # hold every parameter that is not free at the current point estimate (calibrated.toml
+            # beside this file), so that the posterior is the posterior around that point
+            point = Path(path).with_name("calibrated.toml")
+            if point.is_file():
+                pt = tomllib.loads(point.read_text(encoding="utf-8")).get("params", {})
+                fixed = {k: v for k, v in pt.items() if k not in free}
+        fixed.update(dict(data.get("fixed", {})))
         return cls(free=free, seeds=list(c.get("seeds", [0, 1, 2])),
                    population_size=int(c.get("population_size", 60)), generations=int(c.get("generations", 8)),
                    transition_scaling=float(c.get("transition_scaling", 2.0)),
-                   refine_top=int(c.get("refine_top", 12)), refine_seeds=int(c.get("refine_seeds", 6)), fixed=dict(data.get("fixed", {})), bounds=bounds)
+                   refine_top=int(c.get("refine_top", 12)), refine_seeds=int(c.get("refine_seeds", 6)),
+                   fixed=fixed, bounds=bounds)
 
 
 class SimulationModel:

@@ -7,7 +7,7 @@
     sim report RUN_DIR [--out DIR]
     sim params            (every parameter with its default and range)
     sim validate SCENARIO.toml
-    sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --report | --recovery
+    sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --optimise [--budget N] [--resume] | --report | --recovery
     sim sweep PROBLEM.toml --method sobol|morris -N N [--seeds K] [--workers W | --scheduler tcp://HOST:PORT]
               [--resume] --out DIR
     sim app [--port 8765]  (the teaching app in the browser; needs the 'app' extra)
@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir", type=Path)
     rep.add_argument("--out", type=Path, default=None, help="report folder (default RUN_DIR/report)")
 
-    c = sub.add_parser("calibrate", help="ABC-SMC calibration to the 1973-2016 targets (pyabc)")
+    c = sub.add_parser("calibrate", help="calibration to the 1973-2016 targets: the point estimate by CMA-ES "
+                       "(--optimise), the posterior by ABC-SMC (pyabc)")
     c.add_argument("--budget", type=_positive_int, default=2000, help="total parameter points to simulate")
     c.add_argument("--resume", action="store_true", help="continue the calibration stored in --db")
     c.add_argument("--scheduler", default=None, help="dask.distributed scheduler address (tcp://HOST:PORT)")
@@ -104,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--generations", type=_positive_int, default=None, help="maximum generations")
     c.add_argument("--out", type=Path, default=None, help="where calibrated.toml and posterior.csv go "
                    "(default calibration/)")
+    c.add_argument("--optimise", action="store_true", help="stage 1: the point estimate by CMA-ES (state and "
+                   "evaluations in --dir; --resume continues them)")
+    c.add_argument("--dir", type=Path, default=Path("runs/calibration/optimise"),
+                   help="folder of the CMA-ES state and evaluations (default runs/calibration/optimise)")
     c.add_argument("--report", action="store_true", help="write the posterior-predictive report instead")
     c.add_argument("--recovery", action="store_true", help="parameter-recovery check on simulated pseudo-data")
     c.add_argument("--seeds", type=_positive_int, default=50, help="seeds for --report (default 50)")
@@ -240,7 +245,19 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def _log(*args) -> None:
+    """Progress lines, flushed at once (they may go to a file or a pipe)."""
+    print(*args, flush=True)
+
+
 def cmd_calibrate(a: argparse.Namespace) -> int:
+    try:
+        return _calibrate(a)
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        return _fail(str(e))
+
+
+def _calibrate(a: argparse.Namespace) -> int:
     if a.scheduler and not a.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
         return _fail(f"--scheduler {a.scheduler!r}: expected an address such as tcp://HOST:PORT")
     if a.recovery:
@@ -255,6 +272,17 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
         out = a.out or Path("runs/calibration/report")
         print(f"wrote {write_calibration_report(out, seeds=a.seeds, workers=a.workers)}")
         return 0
+    if a.optimise:
+        from calibration.run import calibrate_point
+
+        state = a.dir / "state.pkl"
+        if a.resume and not state.is_file():
+            return _fail(f"--resume: no optimiser state at {state}")
+        if not a.resume and state.exists():
+            return _fail(f"--dir {a.dir} holds an optimisation; use --resume to continue it, or choose another --dir")
+        kw = {"out_dir": a.out} if a.out else {}
+        print(f"wrote {calibrate_point(budget=a.budget, resume=a.resume, workers=a.workers, folder=a.dir, log=_log, **kw)}")
+        return 0
     from calibration.run import calibrate
 
     if a.resume and not a.db.is_file():
@@ -263,7 +291,7 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
         return _fail(f"--db {a.db} exists; use --resume to continue it, or choose another --db")
     kw = {"out_dir": a.out} if a.out else {}
     path = calibrate(budget=a.budget, resume=a.resume, scheduler=a.scheduler, workers=a.workers, db=a.db,
-                     population_size=a.population, generations=a.generations, **kw)
+                     population_size=a.population, generations=a.generations, log=_log, **kw)
     print(f"wrote {path}")
     return 0
 

@@ -260,7 +260,9 @@ class AMModel(mesa.Model):
             w = demand.replicator(pl.weight, None, pl.sector, self.S, p.replicator_strength, lp=lp)
             u = self.rng.random(len(pl)) if p.size_shock_sd else None
             pl.set("weight", demand.size_dynamics(w, pl.sector, self.S, p.size_reversion, p.size_shock_sd, u,
-                                                  age=self.year - pl.birth_year, age_effect=p.age_growth))
+                                                  age=self.year - pl.birth_year, age_effect=p.age_growth,
+                                                  site_cost=self.cost[pl.region] if p.site_constraint else None,
+                                                  site_constraint=p.site_constraint))
         return self._allocate()
 
     def _innovate(self, yp, lp: np.ndarray, sme: np.ndarray, wsum: np.ndarray) -> np.ndarray:

@@ -61,6 +61,8 @@ class Params(BaseModel):
     size_reversion: float = _p(0.02, 0.0, 0.3, "yearly mean reversion of log plant capacity towards the sector's mean "
                                                "(growth rates fall with size)")
     size_shock_sd: float = _p(0.2, 0.0, 1.0, "s.d. of the yearly idiosyncratic shock to log plant capacity (Gibrat)")
+    site_constraint: float = _p(0.0, 0.0, 0.2, "yearly fall of log capacity per unit of regional cost (plants on "
+                                               "crowded, costly sites cannot expand in place)")
     age_growth: float = _p(0.0, 0.0, 0.2, "yearly fall of log capacity per unit log(1 + age) above the sector's mean "
                                          "(old plants lose share to young ones)")
     recession_severity: float = _p(1.0, 0.0, 3.0, "multiplier on the depth of the recessions of 1980-82, 1990-92 and "

@@ -108,7 +108,7 @@ def test_tiny_calibration_runs_end_to_end_and_resumes_the_same_history(tmp_path)
     doc = tomllib.loads((tmp_path / "calibrated.toml").read_text())
     assert set(doc["params"]) == {"exit_rate", "beta_agglomeration", "n_plants_start"}
     assert 0.03 <= doc["params"]["exit_rate"] <= 0.08
-    assert doc["provenance"]["generations"] == 1
+    assert doc["provenance"]["posterior"]["generations"] == 1
     post = pd.read_csv(tmp_path / "posterior.csv")
     assert len(post) == 4 and post["weight"].sum() == pytest.approx(1.0)
 
@@ -117,7 +117,7 @@ def test_tiny_calibration_runs_end_to_end_and_resumes_the_same_history(tmp_path)
     h2 = pyabc.History(f"sqlite:///{db}")
     assert h2.id == h1.id and h2.max_t == 1
     pd.testing.assert_frame_equal(h2.get_distribution(t=0)[0].sort_index(), first)
-    assert tomllib.loads((tmp_path / "calibrated.toml").read_text())["provenance"]["generations"] == 2
+    assert tomllib.loads((tmp_path / "calibrated.toml").read_text())["provenance"]["posterior"]["generations"] == 2
 
 
 def test_pseudo_targets_are_zero_distance_at_the_truth():
@@ -145,3 +145,62 @@ def test_epsilon_shrinks_from_generation_to_generation(tmp_path):
     calibrate(budget=300, db=db, config=cfg, out_dir=tmp_path, workers=1, log=lambda *a: None)
     eps = pyabc.History(f"sqlite:///{db}").get_all_populations().set_index("t")["epsilon"]
     assert eps[1] < eps[0] and eps[2] < eps[1]
+
+
+TINY_OPTIMISE = """
+[optimise]
+seeds = [0]
+sigma0 = 0.3
+population_size = 4
+refine_top = 2
+refine_seeds = 1
+
+[optimise.free]
+exit_rate = [0.03, 0.08]
+beta_agglomeration = [0.0, 1.0]
+"""
+
+
+def test_tiny_optimisation_runs_end_to_end_resumes_and_writes_the_point(tmp_path):
+    from calibration.optimise import OptimiseConfig, optimise
+    from calibration.run import calibrate_point
+
+    cfg_path = tmp_path / "cal.toml"
+    cfg_path.write_text(TINY_OPTIMISE)
+    (tmp_path / "calibrated.toml").write_text('[params]\nn_plants_start = 600\nexit_rate = 0.05\n')
+    quiet = lambda *a: None  # noqa: E731
+    folder = tmp_path / "opt"
+    cfg = OptimiseConfig.load(cfg_path)
+    base = {"n_plants_start": 600, "exit_rate": 0.05}
+    first = optimise(folder, budget=4, config=cfg, targets=load_targets(), base=base, workers=1, log=quiet)
+    assert len(first) == 4 and (folder / "state.pkl").is_file()
+    # resume continues the same search: the first generation is kept, a second one is added
+    both = optimise(folder, budget=8, config=cfg, targets=load_targets(), base=base, workers=1, resume=True,
+                    log=quiet)
+    assert len(both) == 8
+    pd.testing.assert_frame_equal(both.iloc[:4].reset_index(drop=True), first)
+    assert set(both["generation"]) == {1, 2}
+    assert both["exit_rate"].between(0.03, 0.08).all() and both["beta_agglomeration"].between(0, 1).all()
+
+    path = calibrate_point(budget=8, resume=True, workers=1, folder=folder, config=cfg_path, out_dir=tmp_path,
+                           log=quiet)
+    doc = tomllib.loads(path.read_text())
+    assert doc["params"]["n_plants_start"] == 600          # the parameters that are not free are kept
+    assert 0.03 <= doc["params"]["exit_rate"] <= 0.08
+    assert doc["provenance"]["evaluated_points"] == 8
+    assert math.isfinite(doc["provenance"]["point_distance_fresh_seeds"])
+
+
+def test_optimise_config_refuses_bad_intervals_naming_the_field(tmp_path):
+    from calibration.optimise import OptimiseConfig
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY_OPTIMISE.replace("exit_rate = [0.03, 0.08]", "exit_rate = [0.03, 0.9]"))
+    with pytest.raises(ValueError, match=r"optimise.free.exit_rate.*documented range \[0, 0.4\]"):
+        OptimiseConfig.load(bad)
+    bad.write_text(TINY_OPTIMISE.replace("exit_rate = [0.03, 0.08]", "no_such = [0, 1]"))
+    with pytest.raises(ValueError, match=r"optimise.free.no_such: unknown"):
+        OptimiseConfig.load(bad)
+    bad.write_text(TINY_OPTIMISE.replace("sigma0 = 0.3", "sigma0 = 2"))
+    with pytest.raises(ValueError, match=r"optimise.sigma0"):
+        OptimiseConfig.load(bad)

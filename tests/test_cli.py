@@ -93,3 +93,14 @@ def test_validate_and_params_commands(capsys):
     assert main(["validate", "scenarios/baseline.toml"]) == 0
     assert main(["params"]) == 0
     assert "beta_agglomeration" in capsys.readouterr().out
+
+
+def test_calibrate_optimise_refuses_to_resume_nothing_or_overwrite_a_search(tmp_path, capsys):
+    d = tmp_path / "opt"
+    assert main(["calibrate", "--optimise", "--resume", "--dir", str(d)]) == 2
+    assert "no optimiser state" in capsys.readouterr().err
+    d.mkdir()
+    (d / "state.pkl").write_bytes(b"")
+    assert main(["calibrate", "--optimise", "--dir", str(d)]) == 2
+    assert "use --resume" in capsys.readouterr().err
+    assert sorted(p.name for p in d.iterdir()) == ["state.pkl"]  # nothing written

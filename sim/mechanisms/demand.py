@@ -48,20 +48,25 @@ def replicator(weight: np.ndarray, prod: np.ndarray | None, sector: np.ndarray, 
 
 def size_dynamics(weight: np.ndarray, sector: np.ndarray, n_sectors: int, reversion: float,
                   shock_sd: float, u: np.ndarray | None = None, *, age: np.ndarray | None = None,
-                  age_effect: float = 0.0) -> np.ndarray:
+                  age_effect: float = 0.0, site_cost: np.ndarray | None = None,
+                  site_constraint: float = 0.0) -> np.ndarray:
     """Idiosyncratic growth shocks, and growth that falls with size and age (capacity weight ``w``)::
 
         ln w <- ln w - reversion (ln w - mean_s ln w) - age_effect (ln(1 + age) - mean_s ln(1 + age))
-                + shock_sd sqrt(12) (u - 1/2)
+                - site_constraint C_r + shock_sd sqrt(12) (u - 1/2)
 
     with ``mean_s`` unweighted means within the sector and ``u`` uniform (a symmetric shock with
     standard deviation ``shock_sd``). Shocks alone give Gibrat's law (growth independent of size);
     reversion makes growth fall with size, so the size distribution settles (log-variance about
     ``shock_sd^2 / (2 reversion)``) instead of one plant's share running away; ``age_effect`` makes old
-    plants lose capacity share to young ones (ageing plant and equipment). Both terms are relative to
-    the sector, so they move shares, not the sector's total. References: Gibrat (1931); Evans (1987)
-    and Hall (1987) on growth rates that fall with size and age; Sutton (1997) "Gibrat's legacy"."""
-    if (reversion == 0 and shock_sd == 0 and age_effect == 0) or weight.size == 0:
+    plants lose capacity share to young ones (ageing plant and equipment); ``site_constraint`` makes
+    plants on costly, crowded sites (regional cost ``C_r`` of each plant, ``site_cost``; standardised,
+    mean 0 over regions) grow more slowly than plants on open sites: the constrained-location
+    explanation of the urban-rural shift (Fothergill and Gudgin 1982; Fothergill, Kitson and Monk
+    1985). Shares within a sector are what matter (output is the sector's demand shared by weight).
+    References: Gibrat (1931); Evans (1987) and Hall (1987) on growth rates that fall with size and
+    age; Sutton (1997) "Gibrat's legacy"."""
+    if (reversion == 0 and shock_sd == 0 and age_effect == 0 and site_constraint == 0) or weight.size == 0:
         return weight
     lw = np.log(weight)
     n = np.maximum(np.bincount(sector, minlength=n_sectors), 1)
@@ -72,6 +77,8 @@ def size_dynamics(weight: np.ndarray, sector: np.ndarray, n_sectors: int, revers
         la = _LOG1P_AGE[np.clip(age, 0, _LOG1P_AGE.size - 1)]
         mean = np.bincount(sector, weights=la, minlength=n_sectors) / n
         lw -= age_effect * (la - mean[sector])
+    if site_constraint and site_cost is not None:
+        lw -= site_constraint * site_cost
     if shock_sd and u is not None:
         lw += (shock_sd * np.sqrt(12.0)) * (u - 0.5)
     return np.exp(lw)

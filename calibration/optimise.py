@@ -1,0 +1,254 @@
+"""Point-estimate calibration with CMA-ES (``sim calibrate --optimise``).
+
+ABC-SMC (:mod:`calibration.abc`) gives a posterior, but with 20-30 free parameters and a budget of a
+few thousand parameter points its importance weights collapse before it gets near the data. The
+point estimate is therefore found first by an optimiser that copes with noisy, non-smooth objectives:
+the covariance matrix adaptation evolution strategy (Hansen 2016, "The CMA evolution strategy: a
+tutorial"; the ``cma`` package), minimising the same target distance as ABC
+(:func:`calibration.targets.distance`) of the median statistics over the same seeds.
+
+- Search space: the free parameters of the ``[optimise]`` table of ``calibration/calibration.toml``,
+  each mapped linearly from its prior interval to [0, 1] (CMA-ES bounds handling keeps it inside).
+- Start: the current point estimate (``calibrated.toml``) where it gives a value, else the middle.
+- Objective: median over ``seeds`` of every statistic, then the distance. Every candidate is run on
+  the same seeds (common random numbers), which smooths the comparison between candidates.
+- Execution: the (candidate, seed) runs of a generation in a local process pool.
+- Crash safety: after each generation the optimiser state and every evaluation are written
+  (``state.pkl``, ``evaluations.csv``) by atomic replacement; ``resume=True`` continues from them.
+- Result: the best ``refine_top`` candidates are re-run on ``refine_seeds`` fresh seeds and the best
+  there becomes the point estimate, so that a lucky draw of seeds does not decide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import pickle
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from sim.params import ranges
+
+HERE = Path(__file__).resolve().parent
+CONFIG_FILE = HERE / "calibration.toml"
+
+
+@dataclass
+class OptimiseConfig:
+    """The ``[optimise]`` table: free parameters with their search intervals, seeds and CMA-ES settings."""
+
+    bounds: dict[str, tuple[float, float]]
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    sigma0: float = 0.2
+    population_size: int | None = None
+    refine_top: int = 8
+    refine_seeds: int = 8
+    cma_seed: int = 1
+
+    @property
+    def free(self) -> list[str]:
+        return list(self.bounds)
+
+    @classmethod
+    def load(cls, path: str | Path = CONFIG_FILE) -> "OptimiseConfig":
+        path = Path(path)
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        o = data.get("optimise")
+        if not o:
+            raise ValueError(f"{path}: no [optimise] table")
+        allowed = {"free", "seeds", "sigma0", "population_size", "refine_top", "refine_seeds", "cma_seed"}
+        unknown = sorted(set(o) - allowed)
+        if unknown:
+            raise ValueError(f"{path}: optimise: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        rng = ranges()
+        bounds = {}
+        for p, b in dict(o.get("free", {})).items():
+            if p not in rng:
+                raise ValueError(f"{path}: optimise.free.{p}: unknown or non-numeric parameter; allowed: "
+                                 f"{', '.join(rng)}")
+            if not (isinstance(b, list) and len(b) == 2):
+                raise ValueError(f"{path}: optimise.free.{p}: must be [low, high]")
+            lo, hi = float(b[0]), float(b[1])
+            dlo, dhi = rng[p]
+            if not (dlo <= lo < hi <= dhi):
+                raise ValueError(f"{path}: optimise.free.{p}: [{lo:g}, {hi:g}] must lie inside the documented "
+                                 f"range [{dlo:g}, {dhi:g}]")
+            bounds[p] = (lo, hi)
+        if len(bounds) < 2:
+            raise ValueError(f"{path}: optimise.free: at least 2 free parameters are needed")
+        sigma0 = float(o.get("sigma0", 0.2))
+        if not 0 < sigma0 <= 0.5:
+            raise ValueError(f"{path}: optimise.sigma0: {sigma0} must be in (0, 0.5] (units of the search intervals)")
+        seeds = [int(s) for s in o.get("seeds", [0, 1, 2])]
+        if not seeds:
+            raise ValueError(f"{path}: optimise.seeds: at least one seed is needed")
+        pop = o.get("population_size")
+        return cls(bounds=bounds, seeds=seeds, sigma0=sigma0, population_size=int(pop) if pop else None,
+                   refine_top=int(o.get("refine_top", 8)), refine_seeds=int(o.get("refine_seeds", 8)),
+                   cma_seed=int(o.get("cma_seed", 1)))
+
+    def to_params(self, x: np.ndarray) -> dict[str, float]:
+        """Parameter values of a point of the unit cube."""
+        x = np.clip(np.asarray(x, float), 0.0, 1.0)
+        return {p: lo + float(x[i]) * (hi - lo) for i, (p, (lo, hi)) in enumerate(self.bounds.items())}
+
+    def to_unit(self, params: dict[str, float]) -> np.ndarray:
+        """Point of the unit cube of parameter values (clipped to the intervals; middle if missing)."""
+        out = []
+        for p, (lo, hi) in self.bounds.items():
+            v = params.get(p, (lo + hi) / 2)
+            out.append((min(max(float(v), lo), hi) - lo) / (hi - lo))
+        return np.asarray(out)
+
+
+def _stats_job(args) -> pd.DataFrame | None:
+    params, seed = args
+    from calibration.summary import per_seed_statistics
+    from sim.runner import simulate
+
+    try:
+        return per_seed_statistics(simulate(params=params, seed=seed))
+    except Exception:  # noqa: BLE001 - a failing point is far from the data, not a crash
+        return None
+
+
+def evaluate(param_sets: list[dict], seeds: list[int], targets, pool=None) -> list[tuple[float, dict]]:
+    """(distance, median statistics) of every parameter set over ``seeds`` (a failed set: inf, {})."""
+    from calibration.targets import distance
+
+    jobs = [(p, s) for p in param_sets for s in seeds]
+    res = list(pool.map(_stats_job, jobs)) if pool is not None else [_stats_job(j) for j in jobs]
+    out = []
+    k = len(seeds)
+    for i in range(len(param_sets)):
+        parts = [r for r in res[i * k:(i + 1) * k] if r is not None]
+        if len(parts) < k:
+            out.append((math.inf, {}))
+            continue
+        med = pd.concat(parts).median().to_dict()
+        out.append((distance(med, targets), med))
+    return out
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    write(tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, base: dict[str, Any],
+             workers: int = 2, resume: bool = False, log=print) -> pd.DataFrame:
+    """Run (or resume) CMA-ES until ``budget`` parameter points have been evaluated or it converges.
+
+    ``base`` holds the values of the parameters that are not free. Returns every evaluation (one row
+    per parameter point: the free parameters, ``distance``, ``generation``); they are also in
+    ``out/evaluations.csv``, the optimiser state in ``out/state.pkl``.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    import cma
+
+    out = Path(out)
+    state_path, evals_path = out / "state.pkl", out / "evaluations.csv"
+    if resume:
+        if not state_path.is_file():
+            raise FileNotFoundError(f"--resume: no optimiser state at {state_path}")
+        with open(state_path, "rb") as f:
+            saved = pickle.load(f)
+        if saved["free"] != config.free or saved["seeds"] != config.seeds:
+            raise ValueError(f"{state_path}: the free parameters or seeds differ from the configuration; "
+                             "start a new optimisation in another folder")
+        es, rows = saved["es"], saved["rows"]
+        log(f"resuming CMA-ES in {out}: {len(rows)} points evaluated, generation {es.countiter}")
+    else:
+        if state_path.exists():
+            raise FileExistsError(f"{state_path} exists; use --resume to continue it, or choose another folder")
+        out.mkdir(parents=True, exist_ok=True)
+        opts = {"bounds": [0.0, 1.0], "seed": config.cma_seed, "verbose": -9}
+        if config.population_size:
+            opts["popsize"] = config.population_size
+        es = cma.CMAEvolutionStrategy(config.to_unit(base), config.sigma0, opts)
+        rows = []
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver")) if workers > 1 else None
+    t0 = time.perf_counter()
+    try:
+        while not es.stop() and len(rows) < budget:
+            X = es.ask()
+            sets = [{**base, **config.to_params(x)} for x in X]
+            res = evaluate(sets, config.seeds, targets, pool)
+            f = [d if math.isfinite(d) else 1e9 for d, _ in res]
+            es.tell(X, f)
+            for x, (d, _) in zip(X, res):
+                rows.append({**config.to_params(x), "distance": d, "generation": es.countiter})
+
+            def _state(p: Path) -> None:
+                with open(p, "wb") as fh:
+                    pickle.dump({"es": es, "rows": rows, "free": config.free, "seeds": config.seeds}, fh)
+
+            _atomic_write(state_path, _state)
+            _atomic_write(evals_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+            best = min(r["distance"] for r in rows)
+            log(f"generation {es.countiter}: best distance {best:.1f}, this generation {min(f):.1f} "
+                f"(median {np.median(f):.1f}), step size {es.sigma:.3f}, {len(rows)}/{budget} points, "
+                f"{time.perf_counter() - t0:.0f} s")
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return pd.DataFrame(rows)
+
+
+def search_mean(folder: str | Path, config: OptimiseConfig) -> dict[str, float] | None:
+    """The optimiser's current mean (its best estimate under noise) as parameter values, if saved."""
+    path = Path(folder) / "state.pkl"
+    if not path.is_file():
+        return None
+    with open(path, "rb") as f:
+        es = pickle.load(f)["es"]
+    return config.to_params(es.mean)
+
+
+def refine(evals: pd.DataFrame, config: OptimiseConfig, targets, base: dict[str, Any], workers: int = 2,
+           seeds: tuple[int, ...] | None = None, extra: list[dict] | None = None) -> tuple[dict, float, pd.DataFrame]:
+    """Re-run the ``refine_top`` best points (plus ``extra`` candidates, e.g. the optimiser's mean) on
+    fresh seeds; the best there is the point estimate. Returns (full parameter set, its distance on the
+    fresh seeds, the candidates table)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    seeds = list(seeds or range(100, 100 + config.refine_seeds))
+    cand = evals.sort_values("distance").head(config.refine_top).assign(source="evaluated")
+    if extra:
+        cand = pd.concat([cand, pd.DataFrame(extra).assign(source="search mean")], ignore_index=True)
+    cand = cand.reset_index(drop=True)
+    sets = [{**base, **{p: float(r[p]) for p in config.free}} for _, r in cand.iterrows()]
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver")) if workers > 1 else None
+    try:
+        res = evaluate(sets, seeds, targets, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    cand["refined_distance"] = [d for d, _ in res]
+    i = int(cand["refined_distance"].idxmin())
+    return sets[i], float(cand.loc[i, "refined_distance"]), cand
+
+
+def write_point(params: dict, provenance: dict, out_dir: str | Path = HERE) -> Path:
+    """Write ``calibrated.toml`` (the point estimate and its provenance) by atomic replacement."""
+    import tomli_w
+
+    path = Path(out_dir) / "calibrated.toml"
+    doc = {"provenance": {**provenance, "date": dt.date.today().isoformat()},
+           "params": {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in params.items()}}
+    _atomic_write(path, lambda p: p.write_text("# Calibrated parameters (written by `sim calibrate`; do not edit "
+                                               "by hand).\n" + tomli_w.dumps(doc), encoding="utf-8"))
+    return path
