@@ -214,7 +214,7 @@ def search_mean(folder: str | Path, config: OptimiseConfig) -> dict[str, float] 
         return None
     with open(path, "rb") as f:
         es = pickle.load(f)["es"]
-    return config.to_params(es.mean)
+    return config.to_params(es.result.xfavorite)  # the mean mapped into the bounds (phenotype)
 
 
 def refine(evals: pd.DataFrame, config: OptimiseConfig, targets, base: dict[str, Any], workers: int = 2,

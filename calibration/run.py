@@ -78,7 +78,7 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
     targets = targets or load_targets()
     params, refined, cand = refine_point(history, cfg, targets, top=refine_top, workers=workers,
                                          seeds=tuple(range(100, 100 + cfg.refine_seeds)))
-    cand.to_csv(out_dir / "candidates.csv", index=False)
+    cand.to_csv(out_dir / "posterior_candidates.csv", index=False)
     w = post["weight"].to_numpy()
     ess = float(1.0 / np.sum(w ** 2))
     posterior = {
@@ -114,7 +114,7 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
             "provenance": {
                 "method": "ABC-SMC (pyabc): the best accepted particle (details under posterior)",
                 "point_estimate": f"best of the {refine_top} accepted particles with the smallest distances, "
-                                  f"re-run on {cfg.refine_seeds} fresh seeds (candidates.csv)",
+                                  f"re-run on {cfg.refine_seeds} fresh seeds (posterior_candidates.csv)",
                 "point_distance_fresh_seeds": refined,
                 "fresh_seeds": list(range(100, 100 + cfg.refine_seeds)),
                 "date": dt.date.today().isoformat(),
@@ -157,11 +157,12 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
     mean = search_mean(folder, cfg)
     params, refined, cand = refine(evals, cfg, tg, base, workers=workers, extra=[mean] if mean else None)
     cand.to_csv(Path(folder) / "candidates.csv", index=False)
+    cand.to_csv(Path(out_dir) / "candidates.csv", index=False)
     prov = {
         "method": "CMA-ES (cma) on the target distance of the median statistics over the seeds "
                   "(calibration/optimise.py); intervals in calibration/calibration.toml [optimise]",
         "point_estimate": f"best of the {cfg.refine_top} lowest-distance points and the search's final mean, "
-                          f"re-run on {cfg.refine_seeds} fresh seeds ({Path(folder) / 'candidates.csv'})",
+                          f"re-run on {cfg.refine_seeds} fresh seeds (candidates.csv)",
         "point_distance_fresh_seeds": refined,
         "fresh_seeds": list(range(100, 100 + cfg.refine_seeds)),
         "free_parameters": cfg.free,

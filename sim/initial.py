@@ -18,6 +18,8 @@ slightly short of ``n_plants_start`` (path-dependence experiments: Arthur's urn)
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sim.datasets import SECTOR_CODES, load_clusters, load_regions, load_sectors, region_index
@@ -48,6 +50,7 @@ def legacy_location_weights(p: Params) -> np.ndarray:
     return w / w.sum(axis=0, keepdims=True)
 
 
+@functools.cache
 def sector_pattern_1998() -> np.ndarray:
     """(R x S): each region's share of Great Britain's 1998 GVA in the ONS industry group of each sector
     (``ons_group`` of ``sectors.csv``; ONS regional GVA by industry, ``sim/data/observed_gva.csv``).
@@ -59,7 +62,9 @@ def sector_pattern_1998() -> np.ndarray:
     g = g[g["year"] == 1998].pivot(index="code", columns="industry_code", values="gva_gbp_m")
     groups = load_sectors()["ons_group"].astype(str).to_numpy()
     x = g.reindex(index=list(load_regions()["code"]))[groups].to_numpy(float)
-    return x / x.sum(axis=0, keepdims=True)
+    x = x / x.sum(axis=0, keepdims=True)
+    x.flags.writeable = False  # cached: shared by every model in the process
+    return x
 
 
 def initial_plants(p: Params, demand0: np.ndarray, rng: np.random.Generator, n_regions: int) -> dict:

@@ -12,6 +12,7 @@ demand -> innovation -> exit -> acquisition -> relocation -> entry -> regions ->
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import mesa
@@ -30,6 +31,20 @@ EVENT_KINDS = ("open", "close", "acquire")
 EVENT_CAUSES = ("startup", "spinoff", "foreign_entry", "relocation", "anchor_oem", "exit", "acquisition")
 _KIND = {k: i for i, k in enumerate(EVENT_KINDS)}
 _CAUSE = {k: i for i, k in enumerate(EVENT_CAUSES)}
+
+
+@functools.lru_cache(maxsize=8)
+def _population_table(region_codes: tuple[str, ...], start_year: int, end_year: int, uniform: bool) -> np.ndarray:
+    """See :meth:`AMModel._population_table` (static data: computed once per period and start state)."""
+    pop = ds.load_population()
+    tab = pop[pop["reliable"]].pivot(index="year", columns="code", values="population")
+    tab = tab.reindex(columns=list(region_codes)).bfill().ffill()
+    yrs = np.clip(np.arange(start_year, end_year + 1), tab.index.min(), tab.index.max())
+    out = tab.loc[yrs].to_numpy(dtype=float, copy=True)
+    if uniform:
+        out[:] = out.mean(axis=1, keepdims=True)
+    out.flags.writeable = False
+    return out
 
 
 class AMModel(mesa.Model):
@@ -101,7 +116,11 @@ class AMModel(mesa.Model):
         out_rs, emp_rs, cnt_rs = self._region_sector_totals()
         self.science = regions.science_target(self.gerd_rel, out_rs, self.sti_w, pop, p.science_legacy)
         self.skills = regions.skills_target(emp_rs, self.sti_w, pop)
-        self.access_z = location.standardise(regions.market_access(pop, self.dist, self.area, p.access_distance_km))
+        # market access depends only on each year's population: computed once for every simulated year
+        self._access_by_year = np.stack([
+            location.standardise(regions.market_access(self.population[i], self.dist, self.area,
+                                                       p.access_distance_km)) for i in range(len(self.years))])
+        self.access_z = self._access_by_year[0]
         self.cost = regions.regional_cost(pop / self.area, emp_rs.sum(axis=1), self.area, p.congestion, p.crowding)
         self.spending: list[tuple[int, int, int, float]] = []  # (year, intervention, region, GBP m)
 
@@ -129,15 +148,8 @@ class AMModel(mesa.Model):
     # ------------------------------------------------------------------ helpers
     def _population_table(self, uniform: bool) -> np.ndarray:
         """Population by simulated year (rows) and region: before the first reliable year a region uses
-        its earliest reliable figure (1981; 1998 for UKM6/8/9), after 2016 the 2016 figure."""
-        pop = ds.load_population()
-        tab = pop[pop["reliable"]].pivot(index="year", columns="code", values="population")
-        tab = tab.reindex(columns=list(self.region_codes)).bfill().ffill()
-        yrs = np.clip(self.years, tab.index.min(), tab.index.max())
-        out = tab.loc[yrs].to_numpy(dtype=float, copy=True)
-        if uniform:
-            out[:] = out.mean(axis=1, keepdims=True)
-        return out
+        its earliest reliable figure (1981; 1998 for UKM6/8/9), after 2016 the 2016 figure (read-only)."""
+        return _population_table(self.region_codes, self.start_year, self.end_year, uniform)
 
     def _recession_depth(self) -> np.ndarray:
         rec = ds.load_recessions()
@@ -426,7 +438,7 @@ class AMModel(mesa.Model):
         self.skills = regions.follow(self.skills, skl_t + yp.skills_target, p.skills_adjust)
         self.cost = regions.regional_cost(pop / self.area, emp_rs.sum(axis=1), self.area, p.congestion,
                                           p.crowding) + yp.cost
-        self.access_z = location.standardise(regions.market_access(pop, self.dist, self.area, p.access_distance_km))
+        self.access_z = self._access_by_year[self.t]
 
     def _observe(self, cells: np.ndarray | None = None) -> None:
         pl = self.plants

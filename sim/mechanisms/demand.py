@@ -17,6 +17,17 @@ def demand_table(paths: pd.DataFrame, recessions: pd.DataFrame, years: np.ndarra
     by ``severity x depth`` in the listed years (sector rows add to the all-sector depth).
     Reference: the national paths of TARGETS.md T4 (assumed shapes, not data).
     """
+    index, depth = _demand_paths(paths, recessions, years)
+    return base_output[None, :] * index * np.clip(1.0 - severity * depth, 0.05, None)
+
+
+def _demand_paths(paths: pd.DataFrame, recessions: pd.DataFrame, years: np.ndarray):
+    """(demand index, recession depth), each years x sectors: the parameter-free part of
+    :func:`demand_table`, kept for the last tables and years seen (the data tables are loaded once)."""
+    key = (id(paths), id(recessions), tuple(np.asarray(years).tolist()))
+    hit = _PATHS_CACHE.get(key)
+    if hit is not None and hit[0] is paths and hit[1] is recessions:
+        return hit[2], hit[3]
     S = len(SECTOR_CODES)
     depth = np.zeros((len(years), S))
     col = {c: j for j, c in enumerate(SECTOR_CODES)}
@@ -25,11 +36,18 @@ def demand_table(paths: pd.DataFrame, recessions: pd.DataFrame, years: np.ndarra
             depth[years == yr, :] += d
         elif sec in col:
             depth[years == yr, col[sec]] += d
-    out = np.empty((len(years), S))
+    index = np.empty((len(years), S))
     for j, code in enumerate(SECTOR_CODES):
         p = paths[paths["sector"] == code].sort_values("year")
-        out[:, j] = np.exp(np.interp(years, p["year"].to_numpy(), np.log(p["index"].to_numpy())))
-    return base_output[None, :] * out * np.clip(1.0 - severity * depth, 0.05, None)
+        index[:, j] = np.exp(np.interp(years, p["year"].to_numpy(), np.log(p["index"].to_numpy())))
+    index.flags.writeable = False
+    depth.flags.writeable = False
+    _PATHS_CACHE.clear()  # one entry: a process runs one scenario period at a time
+    _PATHS_CACHE[key] = (paths, recessions, index, depth)
+    return index, depth
+
+
+_PATHS_CACHE: dict = {}
 
 
 def replicator(weight: np.ndarray, prod: np.ndarray | None, sector: np.ndarray, n_sectors: int,
