@@ -68,6 +68,19 @@ class CalibrationConfig:
             if point.is_file():
                 pt = tomllib.loads(point.read_text(encoding="utf-8")).get("params", {})
                 fixed = {k: v for k, v in pt.items() if k not in free}
+                around = c.get("prior_around_point")
+                if around is not None:
+                    # a local prior: each free parameter's interval shrunk to +- around x its width,
+                    # centred on the point estimate (and kept inside the interval)
+                    a = float(around)
+                    if not 0 < a <= 0.5:
+                        raise ValueError(f"{path}: calibration.prior_around_point: {a} must be in (0, 0.5]")
+                    for p_ in free:
+                        lo, hi = bounds[p_]
+                        x = min(max(float(pt.get(p_, (lo + hi) / 2)), lo), hi)
+                        half = a * (hi - lo)
+                        nlo, nhi = max(lo, x - half), min(hi, x + half)
+                        bounds[p_] = (nlo, nhi) if nhi > nlo else (lo, hi)
         fixed.update(dict(data.get("fixed", {})))
         return cls(free=free, seeds=list(c.get("seeds", [0, 1, 2])),
                    population_size=int(c.get("population_size", 60)), generations=int(c.get("generations", 8)),

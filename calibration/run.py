@@ -82,9 +82,11 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
     w = post["weight"].to_numpy()
     ess = float(1.0 / np.sum(w ** 2))
     posterior = {
-        "method": "ABC-SMC (pyabc), uniform priors over the intervals of calibration/calibration.toml "
-                  "([calibration]); the other parameters held at the point estimate",
+        "method": "ABC-SMC (pyabc), uniform priors (below; from calibration/calibration.toml [calibration], "
+                  "a neighbourhood of the point estimate with prior_around_point); the other parameters held at "
+                  "the point estimate",
         "free_parameters": list(cfg.free),
+        "priors": {k: [float(lo), float(hi)] for k, (lo, hi) in cfg.bounds.items()},
         "effective_sample_size": ess,
         "date": dt.date.today().isoformat(),
         "budget_points": int(budget),
@@ -122,6 +124,10 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
             },
             "params": {**cfg.fixed, **params},
         }
+        if old:  # the point this particle replaced, and how it scored on the same fresh seeds
+            doc["provenance"]["replaced_point"] = {**{k: v for k, v in old.get("provenance", {}).items()
+                                                      if not isinstance(v, dict)},
+                                                   "distance_fresh_seeds_rechecked": old_d}
     tmp = path.with_suffix(".toml.partial")
     tmp.write_text("# Calibrated parameters (written by `sim calibrate`; do not edit by hand).\n"
                    + tomli_w.dumps(doc))

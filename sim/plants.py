@@ -31,6 +31,10 @@ COLUMNS: dict[str, type] = {
 }
 
 
+#: columns of the archive of closed plants: the live columns plus the year of closure and the final output
+_ARCHIVE_COLUMNS: dict[str, type] = {**COLUMNS, "exit_year": np.int64, "output_end": np.float64}
+
+
 class Removal:
     """How :meth:`PlantTable.remove` compacted the rows: row ``src[i]`` moved to ``dst[i]`` and the
     table kept its first ``n`` rows."""
@@ -59,7 +63,9 @@ class PlantTable:
         self._n = 0
         self.cols: dict[str, np.ndarray] = {k: b[:0] for k, b in self._buf.items()}
         self._next_id = 0
-        self._archive: list[dict[str, np.ndarray]] = []
+        # closed plants' final records, in buffers with spare capacity like the live columns
+        self._arch: dict[str, np.ndarray] = {k: np.empty(cap, dtype=t) for k, t in _ARCHIVE_COLUMNS.items()}
+        self._na = 0
 
     def __len__(self) -> int:
         return self._n
@@ -109,10 +115,24 @@ class PlantTable:
         return ids
 
     def _archive_rows(self, idx: np.ndarray, year: int) -> None:
-        rec = {k: v[idx] for k, v in self.cols.items()}
-        rec["exit_year"] = np.full(idx.size, year, dtype=np.int64)
-        rec["output_end"] = np.zeros(idx.size)
-        self._archive.append(rec)
+        n0, n1 = self._na, self._na + idx.size
+        cap = self._arch["id"].shape[0]
+        if n1 > cap:
+            cap = max(n1, 2 * cap)
+            for k, b in self._arch.items():
+                nb = np.empty(cap, dtype=b.dtype)
+                nb[:n0] = b[:n0]
+                self._arch[k] = nb
+        for k, v in self.cols.items():
+            self._arch[k][n0:n1] = v[idx]
+        self._arch["exit_year"][n0:n1] = year
+        self._arch["output_end"][n0:n1] = 0.0
+        self._na = n1
+
+    @property
+    def _archive(self) -> list[dict[str, np.ndarray]]:
+        """The closed plants' records (one dict of columns)."""
+        return [{k: b[: self._na] for k, b in self._arch.items()}]
 
     def remove(self, mask: np.ndarray, year: int) -> "Removal":
         """Close the plants where ``mask`` is true: archive their final record with ``exit_year``.

@@ -204,3 +204,17 @@ def test_optimise_config_refuses_bad_intervals_naming_the_field(tmp_path):
     bad.write_text(TINY_OPTIMISE.replace("sigma0 = 0.3", "sigma0 = 2"))
     with pytest.raises(ValueError, match=r"optimise.sigma0"):
         OptimiseConfig.load(bad)
+
+
+def test_abc_prior_around_the_point_estimate_is_a_neighbourhood_inside_the_interval(tmp_path):
+    cfg = tmp_path / "calibration.toml"
+    cfg.write_text(TINY_CONFIG.replace("refine_seeds = 1", "refine_seeds = 1\nfixed_from_point = true\n"
+                                       "prior_around_point = 0.1"))
+    (tmp_path / "calibrated.toml").write_text("[params]\nexit_rate = 0.035\nbeta_agglomeration = 1.0\nbeta_cost = 0.7\n")
+    c = CalibrationConfig.load(cfg)
+    assert c.bounds["exit_rate"] == pytest.approx((0.03, 0.04))      # 0.035 +- 0.1 x 0.05, kept inside [0.03, 0.08]
+    assert c.bounds["beta_agglomeration"] == pytest.approx((0.5, 1.5))  # +- 0.1 x the documented width 5
+    assert c.fixed["beta_cost"] == 0.7 and "exit_rate" not in c.fixed  # the others held at the point
+    cfg.write_text(cfg.read_text().replace("prior_around_point = 0.1", "prior_around_point = 2"))
+    with pytest.raises(ValueError, match="prior_around_point"):
+        CalibrationConfig.load(cfg)
