@@ -1211,6 +1211,31 @@ def analyze_sweep(out: str | Path, *, problem: SweepProblem | None = None, figur
 # --------------------------------------------------------------------------------------------------
 
 
+MORRIS_LABELS = 8  # parameters named in a mu*-sigma plot (those with the largest mu*)
+
+
+def _label_points(ax, names: list[str], x: np.ndarray, y: np.ndarray) -> None:
+    """Name points beside them, moving a label up where it would overlap one already placed (greedy,
+    in axes units; labels about 0.035 high and 0.011 wide per character)."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    placed: list[tuple[float, float, float]] = []
+    for i in np.argsort(y):
+        if not (np.isfinite(x[i]) and np.isfinite(y[i])):
+            continue
+        ax_x = (x[i] - x0) / (x1 - x0) + 0.012
+        ax_y = (y[i] - y0) / (y1 - y0)
+        width = 0.011 * len(names[i])
+        for px, py, pw in sorted(placed, key=lambda t: t[1]):
+            if abs(ax_y - py) < 0.035 and ax_x < px + pw and px < ax_x + width:
+                ax_y = py + 0.035
+        placed.append((ax_x, ax_y, width))
+        ax.annotate(names[i], (x[i], y[i]), xytext=(ax_x, ax_y), textcoords="axes fraction", fontsize=7,
+                    va="center", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75},
+                    arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.5}
+                    if abs(ax_y - (y[i] - y0) / (y1 - y0)) > 0.02 else None)
+
+
 def write_figures(indices: pd.DataFrame, method: str, fig_dir: str | Path) -> list[Path]:
     """Per output: bars of the indices with confidence intervals; for Morris also the mu*-sigma plane."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -1230,7 +1255,7 @@ def write_figures(indices: pd.DataFrame, method: str, fig_dir: str | Path) -> li
             for k, (idx, label, color) in enumerate(kinds):
                 s = d[d["index"] == idx].set_index("parameter").loc[params]
                 ax.bar(x + (k - 0.5) * 0.38, s["value"], 0.38, yerr=s["conf"], capsize=3, color=color, label=label)
-            ax.set_ylabel("Sobol index (error bars: bootstrap confidence interval)")
+            ax.set_ylabel("Sobol index\n(error bars: bootstrap confidence interval)")
             ax.axhline(0, color="black", lw=0.6)
             ax.legend(frameon=False)
         else:
@@ -1238,7 +1263,7 @@ def write_figures(indices: pd.DataFrame, method: str, fig_dir: str | Path) -> li
             params = list(s["parameter"])
             x = np.arange(len(params))
             ax.bar(x, s["value"], 0.6, yerr=s["conf"], capsize=3, color="#1f77b4")
-            ax.set_ylabel("Morris mu* (mean |elementary effect|)")
+            ax.set_ylabel("Morris mu*\n(mean |elementary effect|)")
         ax.set_xticks(x, params, rotation=35, ha="right", fontsize=8)
         ax.set_title(f"{o}: {'Sobol indices' if method == 'sobol' else 'Morris screening'}")
         fig.tight_layout()
@@ -1251,11 +1276,19 @@ def write_figures(indices: pd.DataFrame, method: str, fig_dir: str | Path) -> li
             ax = fig.add_subplot()
             ms = d[d["index"] == "mu_star"].set_index("parameter")
             sg = d[d["index"] == "sigma"].set_index("parameter").loc[ms.index]
-            ax.errorbar(ms["value"], sg["value"], xerr=ms["conf"], fmt="o", color="#1f77b4", capsize=3)
-            for name, xv, yv in zip(ms.index, ms["value"], sg["value"]):
-                ax.annotate(name, (xv, yv), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            order = ms["value"].fillna(-np.inf).to_numpy().argsort()[::-1]
+            named = np.zeros(len(ms), bool)
+            named[order[:MORRIS_LABELS]] = True
+            ax.errorbar(ms["value"][named], sg["value"][named], xerr=ms["conf"][named], fmt="o", color="#1f77b4",
+                        capsize=3, label=f"the {named.sum()} largest mu*")
+            if (~named).any():
+                ax.plot(ms["value"][~named], sg["value"][~named], "o", color="#bbbbbb", ms=4,
+                        label=f"the other {(~named).sum()} (indices.csv)")
             top = np.nanmax(np.r_[ms["value"].to_numpy(), sg["value"].to_numpy(), 1e-12])
             ax.plot([0, top], [0, top], ls="--", color="grey", lw=0.8, label="sigma = mu*")
+            ax.set_xlim(0, max(top * 1.35, np.nanmax(np.r_[(ms["value"] + ms["conf"]).to_numpy(), 0]) * 1.03))
+            ax.set_ylim(0, top * 1.08)
+            _label_points(ax, list(ms.index[named]), ms["value"][named].to_numpy(), sg["value"][named].to_numpy())
             ax.set_xlabel("mu* (overall influence)")
             ax.set_ylabel("sigma (non-linearity / interactions)")
             ax.set_title(f"{o}: Morris mu*-sigma")

@@ -332,6 +332,34 @@ def test_statistic_names_are_those_of_per_seed_statistics():
     assert set(S.statistic_names()) == set(per_seed_statistics(res).columns)
 
 
+
+@pytest.mark.parametrize("name", ["sensitivity_problem.toml", "sensitivity_calibrated.toml"])
+def test_shipped_problem_files_load_and_compute_their_outputs(name):
+    pb = S.load_problem(REPO / "calibration" / name)
+    assert len(pb.parameters) >= 2 and pb.outputs
+    stats = set(S.statistic_names())
+    assert all(o.statistic in stats for o in pb.outputs if o.statistic)
+
+
+def test_calibrated_problem_samples_around_the_calibrated_point():
+    """Every parameter the calibrated problem does not vary is at the calibrated point, and every
+    varied interval contains the calibrated value (so a re-calibration that leaves it fails here)."""
+    import tomllib
+
+    from sim.params import Params
+
+    point = tomllib.loads((REPO / "calibration" / "calibrated.toml").read_text())["params"]
+    pb = S.load_problem(REPO / "calibration" / "sensitivity_calibrated.toml")
+    values = pb.point_scenario({}).make_params(None)
+    varied = set(pb.parameter_names)
+    for k, v in point.items():
+        if k not in varied and k not in pb.fixed:
+            assert getattr(values, k) == pytest.approx(v), k
+    default = Params()
+    for q in pb.parameters:
+        v = point.get(q.name, getattr(default, q.name))
+        assert q.bounds[0] <= v <= q.bounds[1], (q.name, v, q.bounds)
+
 # --------------------------------------------------------------------------------------------------
 # Bad input is refused, naming the field, before anything is written
 # --------------------------------------------------------------------------------------------------
