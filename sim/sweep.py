@@ -56,7 +56,7 @@ METHODS = ("sobol", "morris")
 LEVELS = ("sector", "ons_group", "all")
 FORMAT = "amgeo-sweep/1"
 RESERVED_COLUMNS = ("point", "seed", "error", "elapsed_s")
-MAX_DEFAULT_BATCH = 16
+MAX_DEFAULT_BATCH = 8  # runs per batch at most by default: a batch's results are held in memory together
 
 #: metrics of :func:`sim.report.run_metrics` (see its docstring and docs/metrics.md)
 STANDARD_METRICS = ("theil_gva", "theil_area", "theil_population", "locational_gini", "hhi", "share_tir",

@@ -43,7 +43,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue the sweep in --out (runs only what is missing)")
     s.add_argument("--out", type=Path, required=True, metavar="DIR", help="sweep folder")
     s.add_argument("--batch-size", default=None, metavar="B",
-                   help="runs per batch, one part file each (default: from the runs and workers, at most 16)")
+                   help="runs per batch, one part file each (default: from the runs and workers, at most 8)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.add_argument("--no-figures", action="store_true", help="do not draw the figures")
     return s
