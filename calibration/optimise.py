@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import pickle
 import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sim.files import atomic_write
 from sim.params import ranges
 
 HERE = Path(__file__).resolve().parent
@@ -137,12 +137,18 @@ def evaluate(param_sets: list[dict], seeds: list[int], targets, pool=None) -> li
     return out
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    write(tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    tmp.replace(path)
+def distances(param_sets: list[dict], seeds: list[int], targets, workers: int = 2) -> list[float]:
+    """The distance of every parameter set over ``seeds`` (:func:`evaluate`), in a local pool of
+    ``workers`` processes (in this process if 1): how candidates are re-run on fresh seeds."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver")) if workers > 1 else None
+    try:
+        return [d for d, _ in evaluate(param_sets, list(seeds), targets, pool)]
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
 
 def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, base: dict[str, Any],
@@ -195,8 +201,8 @@ def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, b
                 with open(p, "wb") as fh:
                     pickle.dump({"es": es, "rows": rows, "free": config.free, "seeds": config.seeds}, fh)
 
-            _atomic_write(state_path, _state)
-            _atomic_write(evals_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+            atomic_write(state_path, _state)
+            atomic_write(evals_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
             best = min(r["distance"] for r in rows)
             log(f"generation {es.countiter}: best distance {best:.1f}, this generation {min(f):.1f} "
                 f"(median {np.median(f):.1f}), step size {es.sigma:.3f}, {len(rows)}/{budget} points, "
@@ -222,33 +228,29 @@ def refine(evals: pd.DataFrame, config: OptimiseConfig, targets, base: dict[str,
     """Re-run the ``refine_top`` best points (plus ``extra`` candidates, e.g. the optimiser's mean) on
     fresh seeds; the best there is the point estimate. Returns (full parameter set, its distance on the
     fresh seeds, the candidates table)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     seeds = list(seeds or range(100, 100 + config.refine_seeds))
     cand = evals.sort_values("distance").head(config.refine_top).assign(source="evaluated")
     if extra:
         cand = pd.concat([cand, pd.DataFrame(extra).assign(source="search mean")], ignore_index=True)
     cand = cand.reset_index(drop=True)
     sets = [{**base, **{p: float(r[p]) for p in config.free}} for _, r in cand.iterrows()]
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver")) if workers > 1 else None
-    try:
-        res = evaluate(sets, seeds, targets, pool)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    cand["refined_distance"] = [d for d, _ in res]
+    cand["refined_distance"] = distances(sets, seeds, targets, workers)
     i = int(cand["refined_distance"].idxmin())
     return sets[i], float(cand.loc[i, "refined_distance"]), cand
 
 
 def write_point(params: dict, provenance: dict, out_dir: str | Path = HERE) -> Path:
     """Write ``calibrated.toml`` (the point estimate and its provenance) by atomic replacement."""
+    doc = {"provenance": {**provenance, "date": dt.date.today().isoformat()},
+           "params": {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in params.items()}}
+    return write_calibrated(doc, out_dir)
+
+
+def write_calibrated(doc: dict, out_dir: str | Path = HERE) -> Path:
+    """Write ``doc`` (``provenance`` and ``params`` tables) as ``out_dir/calibrated.toml``, atomically."""
     import tomli_w
 
     path = Path(out_dir) / "calibrated.toml"
-    doc = {"provenance": {**provenance, "date": dt.date.today().isoformat()},
-           "params": {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in params.items()}}
-    _atomic_write(path, lambda p: p.write_text("# Calibrated parameters (written by `sim calibrate`; do not edit "
+    atomic_write(path, lambda p: p.write_text("# Calibrated parameters (written by `sim calibrate`; do not edit "
                                                "by hand).\n" + tomli_w.dumps(doc), encoding="utf-8"))
     return path

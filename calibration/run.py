@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tomli_w
 
 from calibration.abc import CONFIG_FILE, HERE, CalibrationConfig, posterior_sample, run_abc
+from calibration.optimise import write_calibrated
 from calibration.targets import TARGETS_FILE, load_targets
+from sim.files import atomic_write
 
 
 def calibrate(*, budget: int, resume: bool = False, scheduler: str | None = None, workers: int = 2,
@@ -45,8 +46,7 @@ def refine_point(history, cfg: CalibrationConfig, targets, top: int = 12,
                  seeds=tuple(range(100, 106)), workers: int = 2) -> tuple[dict, float, pd.DataFrame]:
     """Re-run the ``top`` best accepted particles (all generations) on fresh seeds; return the best one,
     its distance there, and the table of candidates."""
-    from calibration.report import ensemble_statistics
-    from calibration.targets import distance
+    from calibration.optimise import distances
 
     cands = []
     for t in range(history.max_t + 1):
@@ -56,12 +56,7 @@ def refine_point(history, cfg: CalibrationConfig, targets, top: int = 12,
         cands.append(df)
     cand = pd.concat(cands, ignore_index=True).sort_values("distance").head(top).reset_index(drop=True)
     sets = [{**cfg.fixed, **{k: float(r[k]) for k in cfg.free}} for _, r in cand.iterrows()]
-    jobs_p = [p for p in sets for _ in seeds]
-    jobs_s = [s for _ in sets for s in seeds]
-    stats = ensemble_statistics(jobs_p, jobs_s, workers)
-    stats["candidate"] = np.repeat(np.arange(len(sets)), len(seeds))
-    med = stats.groupby("candidate").median()
-    cand["refined_distance"] = [distance(med.loc[i].to_dict(), targets) for i in range(len(sets))]
+    cand["refined_distance"] = distances(sets, list(seeds), targets, workers)
     i = int(cand["refined_distance"].idxmin())
     return sets[i], float(cand.loc[i, "refined_distance"]), cand
 
@@ -104,9 +99,9 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
     old_d = None
     if old and set(cfg.free) <= set(old.get("params", {})):
         # the existing point estimate, judged on the same fresh seeds as the best particle
-        from calibration.optimise import evaluate
+        from calibration.optimise import distances
 
-        old_d = evaluate([old["params"]], list(range(100, 100 + cfg.refine_seeds)), targets)[0][0]
+        old_d = distances([old["params"]], list(range(100, 100 + cfg.refine_seeds)), targets, workers)[0]
     if old_d is not None and math.isfinite(old_d) and old_d <= refined:
         # the existing point estimate (e.g. from `sim calibrate --optimise`) is at least as good on the
         # same fresh seeds: keep it, and record the posterior beside it
@@ -128,15 +123,10 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
             doc["provenance"]["replaced_point"] = {**{k: v for k, v in old.get("provenance", {}).items()
                                                       if not isinstance(v, dict)},
                                                    "distance_fresh_seeds_rechecked": old_d}
-    tmp = path.with_suffix(".toml.partial")
-    tmp.write_text("# Calibrated parameters (written by `sim calibrate`; do not edit by hand).\n"
-                   + tomli_w.dumps(doc))
-    tmp.replace(path)
+    path = write_calibrated(doc, out_dir)
     cols = [*cfg.free, "weight"]
     post_out = post[cols].assign(distance=dist, generation=t)
-    ptmp = out_dir / "posterior.csv.partial"
-    post_out.to_csv(ptmp, index=False)
-    ptmp.replace(out_dir / "posterior.csv")
+    atomic_write(out_dir / "posterior.csv", lambda p: post_out.to_csv(p, index=False))
     return path
 
 

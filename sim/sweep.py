@@ -49,6 +49,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from sim.datasets import SECTOR_CODES
+from sim.files import atomic_write
 from sim.params import Params, describe_validation_error, ranges
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -754,22 +755,8 @@ def _dask_client(scheduler):
 # --------------------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _write_text(path: Path, text: str) -> None:
-    _atomic_write(path, lambda t: t.write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda t: t.write_text(text, encoding="utf-8"))
 
 
 @contextlib.contextmanager
@@ -964,7 +951,7 @@ def _start(out: Path, problem: SweepProblem, method: str, N: int, seeds: list[in
                 f"source: {source_file or 'Python'}).\n" + problem_to_toml(problem, "scenario.toml"))
     if source_file:
         _write_text(out / "problem.source.toml", Path(source_file).read_text(encoding="utf-8"))
-    _atomic_write(out / "samples.parquet", lambda t: _samples_frame(problem, X).to_parquet(t, index=False))
+    atomic_write(out / "samples.parquet", lambda t: _samples_frame(problem, X).to_parquet(t, index=False))
     manifest = {
         "format": FORMAT, "name": problem.name, "method": method, "N": N, "seeds": seeds,
         "n_points": int(len(X)), "n_runs": int(len(X) * len(seeds)), "parameters": problem.parameter_names,
@@ -1043,7 +1030,7 @@ def _execute(problem, evaluate, todo, out, n_runs, n_done, n_ok, workers, schedu
                 good = int((df["error"] == "").sum())
                 if n_ok == 0 and good == 0:
                     raise SweepRunError(f"every run of the first completed batch failed; first error: {rows[0][3]}")
-                _atomic_write(parts / f"part-{session}-{k:06d}.parquet", lambda t: df.to_parquet(t, index=False))
+                atomic_write(parts / f"part-{session}-{k:06d}.parquet", lambda t: df.to_parquet(t, index=False))
                 n_done += len(df)
                 n_ok += good
                 bar.advance(len(df))
@@ -1195,11 +1182,11 @@ def analyze_sweep(out: str | Path, *, problem: SweepProblem | None = None, figur
     Y[runs["point"].to_numpy(np.int64), seed_pos, :] = runs[names].to_numpy(dtype=float)
     indices = analyze(problem, method, X, Y.mean(axis=1))
     noise = seed_noise(problem, Y)
-    _atomic_write(out / "indices.csv", lambda t: indices.to_csv(t, index=False))
-    _atomic_write(out / "seed_noise.csv", lambda t: noise.to_csv(t, index=False))
+    atomic_write(out / "indices.csv", lambda t: indices.to_csv(t, index=False))
+    atomic_write(out / "seed_noise.csv", lambda t: noise.to_csv(t, index=False))
     full = runs.merge(samples, on="point", how="left")
     full = full[["point", "seed", *problem.parameter_names, *names, "error", "elapsed_s"]]
-    _atomic_write(out / "results.parquet", lambda t: full.to_parquet(t, index=False))
+    atomic_write(out / "results.parquet", lambda t: full.to_parquet(t, index=False))
     if figures:
         write_figures(indices, method, out / "figures")
     n_failed = int((runs["error"].fillna("") != "").sum())
