@@ -113,6 +113,8 @@ class Params(BaseModel):
     acquisition_productivity: float = _p(1.5, 0.0, 5.0, "elasticity of acquisition to relative productivity")
     acquisition_boost: float = _p(0.1, 0.0, 1.0, "log productivity gain of an acquired plant (technology and capital "
                                                 "from the parent group)")
+    acquisition_location: float = _p(0.0, 0.0, 3.0, "tilt of acquisitions towards good sites: acquisition odds "
+                                                    "x exp(value x site quality), sector mean unchanged (0 = none)")
 
     # --- 5. relocation
     relocation_rate: float = _p(0.005, 0.0, 0.2, "yearly share of plants that consider moving")

@@ -69,7 +69,16 @@ def simulate(scenario: Scenario | str | Path | None = None, params: Params | dic
         "code_version": code_version(),
         "timings_s": {"init": round(t1 - t0, 4), "run": round(t2 - t1, 4), "collect": round(t3 - t2, 4)},
     }
+    _release(model)
     return res
+
+
+def _release(model: AMModel) -> None:
+    """Free a finished model's state now. A ``mesa.Model`` sits in reference cycles (its scenario, event
+    generator and bound step method), so without this it is freed only by Python's cyclic garbage
+    collector, which runs rarely in numpy-heavy code: a process running model after model (a sweep or
+    ABC worker) held dead plant tables by the gigabyte (10 GB per ABC worker after a long generation)."""
+    model.__dict__.clear()
 
 
 def _simulate_job(args: tuple) -> Results:

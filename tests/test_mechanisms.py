@@ -118,6 +118,26 @@ def test_acquisition_targets_productive_gb_plants_only():
     assert p[1] > p[0] > 0 and p[2] == 0
 
 
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 1), st.booleans()), min_size=1, max_size=40),
+       st.floats(0.05, 3.0))
+@settings(max_examples=60, deadline=None)
+def test_acquisition_location_tilt_moves_acquisitions_to_better_sites_without_changing_their_number(rows, strength):
+    region = np.array([r for r, _, _ in rows])
+    sector = np.array([s for _, s, _ in rows])
+    eligible = np.array([e for _, _, e in rows])
+    quality = np.array([[-1.0, 0.5], [0.0, 0.0], [1.0, -0.5]])  # region x sector
+    m = acquisition.location_tilt(quality, region, sector, eligible, strength, 2)
+    for s in (0, 1):  # expected acquisitions among a sector's GB plants unchanged
+        e = eligible & (sector == s)
+        if e.any():
+            assert m[e].mean() == pytest.approx(1.0)
+    q = quality[region, sector]
+    better = q[:, None] > q[None, :]  # a plant on a better site of the same sector is likelier to be bought
+    same = sector[:, None] == sector[None, :]
+    assert np.all(m[:, None] > m[None, :], where=better & same)
+    assert np.array_equal(acquisition.location_tilt(quality, region, sector, eligible, 0.0, 2), np.ones(len(rows)))
+
+
 def test_relocation_needs_a_gain_above_the_moving_cost():
     u = np.array([[0.0], [0.5], [3.0]])
     sector = np.zeros(3, dtype=np.int64)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import sim
+from sim import datasets as ds
 from sim.model import AMModel
 from sim.scenario import Scenario, scenario_from_dict
 
@@ -153,6 +154,42 @@ def test_a_foreign_investment_shock_lowers_foreign_output():
         return np.mean([sim.simulate(sc, params=SMALL, seed=s).model_vars["foreign_output_share"].iloc[-1]
                         for s in range(3)])
     assert foreign_share(shock) < foreign_share(Scenario()) - 0.05
+
+
+def test_acquisition_location_moves_acquisitions_to_strong_science_bases():
+    """With the tilt on, more of the science-based sectors' acquisitions fall in the regions with the
+    most R&D (the site quality of those sectors is mostly their science base)."""
+    reg = ds.load_regions()
+    top = set(reg.nlargest(8, "gerd_pc_gdp")["code"])
+    sti = ["pharmaceuticals", "computers_electronics_optical"]
+    def share_top(strength):
+        acq = pd.concat([sim.simulate(params={**SMALL, "acquisition_location": strength, "acquisition_rate": 0.03},
+                                      seed=s).events for s in range(3)])
+        acq = acq[(acq["cause"] == "acquisition") & acq["sector"].isin(sti)]
+        return acq["region"].isin(top).mean()
+    assert share_top(2.0) > share_top(0.0) + 0.05
+
+
+def test_a_finished_run_frees_its_plant_table_without_waiting_for_the_garbage_collector(monkeypatch):
+    """simulate() keeps only the tidy results: the model's plant table is freed as soon as the run
+    returns, not when Python's cyclic collector next runs (a sweep or ABC worker runs thousands)."""
+    import gc
+    import weakref
+
+    tables = []
+    step = AMModel.step
+    def spy(self):
+        if not tables:
+            tables.append(weakref.ref(self.plants))
+        step(self)
+    monkeypatch.setattr(AMModel, "step", spy)
+    gc.disable()
+    try:
+        res = sim.simulate(params=SMALL, seed=0)
+        assert tables and tables[0]() is None
+    finally:
+        gc.enable()
+    assert len(res.plants) > 0
 
 
 def test_higher_exit_rate_means_fewer_plants():
