@@ -203,12 +203,10 @@ class AMModel(mesa.Model):
                              np.full(n, _CAUSE[cause]), np.asarray(region), np.asarray(sector),
                              np.asarray(foreign, bool), np.asarray(linked)))
 
-    def _utility(self, yp, counts: np.ndarray, foreign_entrant: bool, site_only: bool = False) -> np.ndarray:
-        """Location utility (R x S); ``site_only``: without incentives (agglomeration drops out when
-        ``counts`` are zero), the site quality acquirers look at."""
+    def _utility(self, yp, counts: np.ndarray, foreign_entrant: bool) -> np.ndarray:
+        """Location utility (R x S); incentives only for foreign entrants."""
         p = self.p
-        incentive = np.zeros(self.R) if site_only or not foreign_entrant else (
-            yp.incentive + p.assisted_area_aid * self.assisted)
+        incentive = yp.incentive + p.assisted_area_aid * self.assisted if foreign_entrant else np.zeros(self.R)
         u = location.utility(
             self.sti_w, self.science, self.skills, counts, self.access_z + yp.access,
             self.cost, incentive,
@@ -328,7 +326,8 @@ class AMModel(mesa.Model):
                                                  productivity=p.acquisition_productivity,
                                                  inflow_level=(inflow * yp.foreign_entry_mult)[pl.region])
         if p.acquisition_location:
-            quality = self._utility(yp, np.zeros((self.R, self.S)), foreign_entrant=False, site_only=True)
+            # site quality: the domestic utility (no incentives) with zero counts (no agglomeration term)
+            quality = self._utility(yp, np.zeros((self.R, self.S)), foreign_entrant=False)
             pa = np.minimum(pa * acquisition.location_tilt(quality, pl.region, pl.sector, ~pl.foreign,
                                                            p.acquisition_location, self.S), 0.5)
         bought = self.rng.random(len(pl)) < pa
