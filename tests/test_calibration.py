@@ -3,6 +3,7 @@
 import math
 import tomllib
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -223,8 +224,6 @@ def test_abc_prior_around_the_point_estimate_is_a_neighbourhood_inside_the_inter
 def _importance_ess(scaling: float, dim: int = 13, n: int = 80, seed: int = 0) -> float:
     """ESS of the importance weights prior / proposal after one SMC step from a prior sample, the
     situation of every parameter the targets do not identify (uniform box prior, posterior = prior)."""
-    import numpy as np
-
     from calibration.abc import ridge_transition
 
     rng = np.random.default_rng(seed)
