@@ -82,11 +82,31 @@ class CalibrationConfig:
                         nlo, nhi = max(lo, x - half), min(hi, x + half)
                         bounds[p_] = (nlo, nhi) if nhi > nlo else (lo, hi)
         fixed.update(dict(data.get("fixed", {})))
-        return cls(free=free, seeds=list(c.get("seeds", [0, 1, 2])),
-                   population_size=int(c.get("population_size", 60)), generations=int(c.get("generations", 8)),
-                   transition_scaling=float(c.get("transition_scaling", 2.0)),
-                   refine_top=int(c.get("refine_top", 12)), refine_seeds=int(c.get("refine_seeds", 6)),
+        seeds = [int(s) for s in c.get("seeds", [0, 1, 2])]
+        if not seeds:
+            raise ValueError(f"{path}: calibration.seeds: at least one seed is needed")
+        return cls(free=free, seeds=seeds,
+                   population_size=at_least(path, "calibration.population_size", c.get("population_size", 60), 2),
+                   generations=at_least(path, "calibration.generations", c.get("generations", 8), 1),
+                   transition_scaling=positive(path, "calibration.transition_scaling",
+                                               c.get("transition_scaling", 2.0)),
+                   refine_top=at_least(path, "calibration.refine_top", c.get("refine_top", 12), 1),
+                   refine_seeds=at_least(path, "calibration.refine_seeds", c.get("refine_seeds", 6), 1),
                    fixed=fixed, bounds=bounds)
+
+
+def at_least(path, name: str, value, minimum: int) -> int:
+    """A whole-number setting of a calibration file, refused (naming it) below ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{path}: {name}: {value!r} must be a whole number of at least {minimum}")
+    return value
+
+
+def positive(path, name: str, value) -> float:
+    """A positive real setting of a calibration file, refused (naming it) otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{path}: {name}: {value!r} must be a number above 0")
+    return float(value)
 
 
 class SimulationModel:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calibration.abc import at_least
 from sim.files import atomic_write
 from sim.params import ranges
 
@@ -90,8 +91,10 @@ class OptimiseConfig:
         if not seeds:
             raise ValueError(f"{path}: optimise.seeds: at least one seed is needed")
         pop = o.get("population_size")
-        return cls(bounds=bounds, seeds=seeds, sigma0=sigma0, population_size=int(pop) if pop else None,
-                   refine_top=int(o.get("refine_top", 8)), refine_seeds=int(o.get("refine_seeds", 8)),
+        return cls(bounds=bounds, seeds=seeds, sigma0=sigma0,
+                   population_size=None if pop is None else at_least(path, "optimise.population_size", pop, 2),
+                   refine_top=at_least(path, "optimise.refine_top", o.get("refine_top", 8), 1),
+                   refine_seeds=at_least(path, "optimise.refine_seeds", o.get("refine_seeds", 8), 1),
                    cma_seed=int(o.get("cma_seed", 1)))
 
     def to_params(self, x: np.ndarray) -> dict[str, float]:

@@ -92,6 +92,17 @@ def test_calibration_config_refuses_priors_outside_the_documented_range(tmp_path
         CalibrationConfig.load(f)
 
 
+
+@pytest.mark.parametrize("setting, value", [
+    ("population_size", "0"), ("population_size", "2.5"), ("generations", "0"), ("transition_scaling", "-1"),
+    ("transition_scaling", '"wide"'), ("refine_top", "0"), ("refine_seeds", "0"), ("seeds", "[]"),
+])
+def test_calibration_config_refuses_bad_settings_naming_the_field(tmp_path, setting, value):
+    f = tmp_path / "c.toml"
+    f.write_text(f'[calibration]\nfree = ["exit_rate"]\n{setting} = {value}\n')
+    with pytest.raises(ValueError, match=rf"calibration\.{setting}"):
+        CalibrationConfig.load(f)
+
 @pytest.mark.slow
 def test_tiny_calibration_runs_end_to_end_and_resumes_the_same_history(tmp_path):
     import pyabc
@@ -205,6 +216,10 @@ def test_optimise_config_refuses_bad_intervals_naming_the_field(tmp_path):
     bad.write_text(TINY_OPTIMISE.replace("sigma0 = 0.3", "sigma0 = 2"))
     with pytest.raises(ValueError, match=r"optimise.sigma0"):
         OptimiseConfig.load(bad)
+    for setting in ("population_size = 4", "refine_top = 2", "refine_seeds = 1"):
+        bad.write_text(TINY_OPTIMISE.replace(setting, setting.split(" = ")[0] + " = 0"))
+        with pytest.raises(ValueError, match=rf"optimise\.{setting.split(' = ')[0]}"):
+            OptimiseConfig.load(bad)
 
 
 def test_abc_prior_around_the_point_estimate_is_a_neighbourhood_inside_the_interval(tmp_path):
