@@ -38,6 +38,8 @@ class CalibrationConfig:
     transition_scaling: float = 2.0
     refine_top: int = 12
     refine_seeds: int = 6
+    confirm_top: int = 3
+    confirm_seeds: int = 32
     fixed: dict[str, Any] = field(default_factory=dict)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
@@ -92,6 +94,8 @@ class CalibrationConfig:
                                                c.get("transition_scaling", 2.0)),
                    refine_top=at_least(path, "calibration.refine_top", c.get("refine_top", 12), 1),
                    refine_seeds=at_least(path, "calibration.refine_seeds", c.get("refine_seeds", 6), 1),
+                   confirm_top=at_least(path, "calibration.confirm_top", c.get("confirm_top", 3), 1),
+                   confirm_seeds=at_least(path, "calibration.confirm_seeds", c.get("confirm_seeds", 32), 1),
                    fixed=fixed, bounds=bounds)
 
 

@@ -9,14 +9,17 @@ tutorial"; the ``cma`` package), minimising the same target distance as ABC
 
 - Search space: the free parameters of the ``[optimise]`` table of ``calibration/calibration.toml``,
   each mapped linearly from its prior interval to [0, 1] (CMA-ES bounds handling keeps it inside).
-- Start: the current point estimate (``calibrated.toml``) where it gives a value, else the middle.
+- Start: the current point estimate (``calibrated.toml``) where it gives a value, else the parameter's
+  default.
 - Objective: median over ``seeds`` of every statistic, then the distance. Every candidate is run on
   the same seeds (common random numbers), which smooths the comparison between candidates.
 - Execution: the (candidate, seed) runs of a generation in a local process pool.
 - Crash safety: after each generation the optimiser state and every evaluation are written
   (``state.pkl``, ``evaluations.csv``) by atomic replacement; ``resume=True`` continues from them.
-- Result: the best ``refine_top`` candidates are re-run on ``refine_seeds`` fresh seeds and the best
-  there becomes the point estimate, so that a lucky draw of seeds does not decide.
+- Result: the best ``refine_top`` candidates are re-run on ``refine_seeds`` fresh seeds (screening),
+  the ``confirm_top`` best of those on ``confirm_seeds`` further seeds, and the best there becomes the
+  point estimate, so that a lucky draw of seeds does not decide. "Best" follows the issue's ranking
+  of the targets (:mod:`calibration.criteria`: T1 cells first, the distance last).
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class OptimiseConfig:
     population_size: int | None = None
     refine_top: int = 8
     refine_seeds: int = 8
+    confirm_top: int = 3
+    confirm_seeds: int = 32
     cma_seed: int = 1
 
     @property
@@ -64,7 +69,8 @@ class OptimiseConfig:
         o = data.get("optimise")
         if not o:
             raise ValueError(f"{path}: no [optimise] table")
-        allowed = {"free", "seeds", "sigma0", "population_size", "refine_top", "refine_seeds", "cma_seed"}
+        allowed = {"free", "seeds", "sigma0", "population_size", "refine_top", "refine_seeds", "confirm_top",
+                   "confirm_seeds", "cma_seed"}
         unknown = sorted(set(o) - allowed)
         if unknown:
             raise ValueError(f"{path}: optimise: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
@@ -95,6 +101,8 @@ class OptimiseConfig:
                    population_size=None if pop is None else at_least(path, "optimise.population_size", pop, 2),
                    refine_top=at_least(path, "optimise.refine_top", o.get("refine_top", 8), 1),
                    refine_seeds=at_least(path, "optimise.refine_seeds", o.get("refine_seeds", 8), 1),
+                   confirm_top=at_least(path, "optimise.confirm_top", o.get("confirm_top", 3), 1),
+                   confirm_seeds=at_least(path, "optimise.confirm_seeds", o.get("confirm_seeds", 32), 1),
                    cma_seed=int(o.get("cma_seed", 1)))
 
     def to_params(self, x: np.ndarray) -> dict[str, float]:
@@ -103,10 +111,15 @@ class OptimiseConfig:
         return {p: lo + float(x[i]) * (hi - lo) for i, (p, (lo, hi)) in enumerate(self.bounds.items())}
 
     def to_unit(self, params: dict[str, float]) -> np.ndarray:
-        """Point of the unit cube of parameter values (clipped to the intervals; middle if missing)."""
+        """Point of the unit cube of parameter values (clipped to the intervals). A parameter missing
+        from ``params`` starts at its documented default, the value the model runs with when nothing
+        sets it (so freeing a new parameter starts the search where the previous point was)."""
+        from sim.params import Params
+
+        defaults = Params()
         out = []
         for p, (lo, hi) in self.bounds.items():
-            v = params.get(p, (lo + hi) / 2)
+            v = params[p] if p in params else getattr(defaults, p)
             out.append((min(max(float(v), lo), hi) - lo) / (hi - lo))
         return np.asarray(out)
 
@@ -140,18 +153,69 @@ def evaluate(param_sets: list[dict], seeds: list[int], targets, pool=None) -> li
     return out
 
 
-def distances(param_sets: list[dict], seeds: list[int], targets, workers: int = 2) -> list[float]:
-    """The distance of every parameter set over ``seeds`` (:func:`evaluate`), in a local pool of
-    ``workers`` processes (in this process if 1): how candidates are re-run on fresh seeds."""
+def rescore(param_sets: list[dict], seeds: list[int], targets, workers: int = 2) -> list:
+    """The :class:`calibration.criteria.DoneCriteria` (distance, targets passed, the issue's criteria) of
+    every parameter set over ``seeds`` (:func:`evaluate`), in a local pool of ``workers`` processes (in
+    this process if 1): how candidates are re-run on fresh seeds."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
+    from calibration.criteria import done_criteria
+
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver")) if workers > 1 else None
     try:
-        return [d for d, _ in evaluate(param_sets, list(seeds), targets, pool)]
+        res = evaluate(param_sets, list(seeds), targets, pool)
     finally:
         if pool is not None:
             pool.shutdown()
+    return [done_criteria(med, targets) if math.isfinite(d) else done_criteria({}, targets) for d, med in res]
+
+
+def distances(param_sets: list[dict], seeds: list[int], targets, workers: int = 2) -> list[float]:
+    """The distance of every parameter set over ``seeds`` (:func:`rescore`)."""
+    return [c.distance for c in rescore(param_sets, seeds, targets, workers)]
+
+
+def choose(cand: pd.DataFrame, criteria: list) -> int:
+    """Record each candidate's fresh-seed criteria in ``cand`` (columns ``refined_distance``,
+    ``refined_passes``, ``t1_cells``, ``criteria_met``...) and return the row of the best one by
+    :meth:`calibration.criteria.DoneCriteria.rank_key`: T1 cells first, the distance last."""
+    from calibration.criteria import best_index
+
+    rows = pd.DataFrame([c.as_row() for c in criteria], index=cand.index)
+    cand["refined_distance"] = rows.pop("distance")
+    cand["refined_passes"] = rows.pop("passes")
+    for col in rows.columns:
+        cand[col] = rows[col]
+    return int(cand.index[best_index(criteria)])
+
+
+SCREEN_SEED0, CONFIRM_SEED0 = 100, 200  # fresh seeds: screening 100..., confirmation 200...
+
+
+def confirm(cand: pd.DataFrame, sets: list[dict], screened: list, targets, *, top: int, seeds: int,
+            workers: int = 2, incumbent: dict | None = None) -> tuple[int, Any, Any]:
+    """The second, larger re-run: the ``top`` best screened candidates (by their criteria on the
+    screening seeds) are re-run on ``seeds`` further fresh seeds (200...), where the best is chosen
+    (the criteria of a candidate near a tolerance edge flip from one small seed set to another).
+    Records ``confirm_*`` columns in ``cand`` (empty for candidates not confirmed). ``incumbent``, a
+    full parameter set (the current point estimate), is re-run on the same seeds. Returns (row of the
+    best candidate, its criteria there, the incumbent's criteria there or None): the caller keeps the
+    incumbent when ``incumbent_criteria.rank_key() >= criteria.rank_key()``."""
+    from calibration.criteria import best_index
+
+    order = sorted(range(len(screened)), key=lambda i: screened[i].rank_key(), reverse=True)[:top]
+    runs = [sets[i] for i in order] + ([incumbent] if incumbent is not None else [])
+    crit = rescore(runs, list(range(CONFIRM_SEED0, CONFIRM_SEED0 + seeds)), targets, workers)
+    cols = ("distance", "passes", "t1_cells", "criteria_met", "criterion_units")
+    for col in cols:
+        cand[f"confirm_{col}"] = np.nan
+    for i, c in zip(order, crit):
+        r = c.as_row()
+        for col in cols:
+            cand.loc[cand.index[i], f"confirm_{col}"] = r[col]
+    k = best_index(crit[:len(order)])
+    return order[k], crit[k], (crit[-1] if incumbent is not None else None)
 
 
 def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, base: dict[str, Any],
@@ -227,19 +291,24 @@ def search_mean(folder: str | Path, config: OptimiseConfig) -> dict[str, float] 
 
 
 def refine(evals: pd.DataFrame, config: OptimiseConfig, targets, base: dict[str, Any], workers: int = 2,
-           seeds: tuple[int, ...] | None = None, extra: list[dict] | None = None) -> tuple[dict, float, pd.DataFrame]:
+           seeds: tuple[int, ...] | None = None, extra: list[dict] | None = None,
+           incumbent: dict | None = None) -> tuple[dict, Any, pd.DataFrame, Any]:
     """Re-run the ``refine_top`` best points (plus ``extra`` candidates, e.g. the optimiser's mean) on
-    fresh seeds; the best there is the point estimate. Returns (full parameter set, its distance on the
-    fresh seeds, the candidates table)."""
-    seeds = list(seeds or range(100, 100 + config.refine_seeds))
+    fresh seeds (screening, :func:`choose`), then the ``confirm_top`` best of them on ``confirm_seeds``
+    further seeds (:func:`confirm`): the best there by the issue's criteria is the point estimate.
+    Returns (full parameter set, its :class:`~calibration.criteria.DoneCriteria` on the confirmation
+    seeds, the candidates table, the criteria of ``incumbent`` on the same seeds or None)."""
+    seeds = list(seeds or range(SCREEN_SEED0, SCREEN_SEED0 + config.refine_seeds))
     cand = evals.sort_values("distance").head(config.refine_top).assign(source="evaluated")
     if extra:
         cand = pd.concat([cand, pd.DataFrame(extra).assign(source="search mean")], ignore_index=True)
     cand = cand.reset_index(drop=True)
     sets = [{**base, **{p: float(r[p]) for p in config.free}} for _, r in cand.iterrows()]
-    cand["refined_distance"] = distances(sets, seeds, targets, workers)
-    i = int(cand["refined_distance"].idxmin())
-    return sets[i], float(cand.loc[i, "refined_distance"]), cand
+    crit = rescore(sets, seeds, targets, workers)
+    choose(cand, crit)
+    i, best, inc = confirm(cand, sets, crit, targets, top=config.confirm_top, seeds=config.confirm_seeds,
+                           workers=workers, incumbent=incumbent)
+    return sets[i], best, cand, inc
 
 
 def write_point(params: dict, provenance: dict, out_dir: str | Path = HERE) -> Path:

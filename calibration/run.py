@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from calibration.abc import CONFIG_FILE, HERE, CalibrationConfig, posterior_sample, run_abc
-from calibration.optimise import write_calibrated
+from calibration.criteria import DoneCriteria
+from calibration.optimise import CONFIRM_SEED0, SCREEN_SEED0, confirm, write_calibrated
 from calibration.targets import TARGETS_FILE, load_targets
 from sim.files import atomic_write
 
@@ -43,10 +44,11 @@ def calibrate(*, budget: int, resume: bool = False, scheduler: str | None = None
 
 
 def refine_point(history, cfg: CalibrationConfig, targets, top: int = 12,
-                 seeds=tuple(range(100, 106)), workers: int = 2) -> tuple[dict, float, pd.DataFrame]:
-    """Re-run the ``top`` best accepted particles (all generations) on fresh seeds; return the best one,
-    its distance there, and the table of candidates."""
-    from calibration.optimise import distances
+                 seeds=tuple(range(100, 106)), workers: int = 2) -> tuple[list[dict], list[DoneCriteria], pd.DataFrame]:
+    """Re-run the ``top`` best accepted particles (all generations) on fresh seeds (screening); return
+    their parameter sets, their criteria there (:func:`calibration.criteria.done_criteria`) and the table
+    of candidates (with the screening columns of :func:`calibration.optimise.choose`)."""
+    from calibration.optimise import choose, rescore
 
     cands = []
     for t in range(history.max_t + 1):
@@ -56,9 +58,15 @@ def refine_point(history, cfg: CalibrationConfig, targets, top: int = 12,
         cands.append(df)
     cand = pd.concat(cands, ignore_index=True).sort_values("distance").head(top).reset_index(drop=True)
     sets = [{**cfg.fixed, **{k: float(r[k]) for k in cfg.free}} for _, r in cand.iterrows()]
-    cand["refined_distance"] = distances(sets, list(seeds), targets, workers)
-    i = int(cand["refined_distance"].idxmin())
-    return sets[i], float(cand.loc[i, "refined_distance"]), cand
+    crit = rescore(sets, list(seeds), targets, workers)
+    choose(cand, crit)
+    return sets, crit, cand
+
+
+def _criteria_record(c: DoneCriteria) -> dict:
+    """A candidate's fresh-seed criteria as a provenance table."""
+    r = c.as_row()
+    return {k: (int(v) if isinstance(v, (int, np.integer)) else float(v)) for k, v in r.items()}
 
 
 def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Path, db, targets=None,
@@ -71,8 +79,17 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
     dist = history.get_weighted_distances(t=t)["distance"].to_numpy()
     pops = history.get_all_populations()
     targets = targets or load_targets()
-    params, refined, cand = refine_point(history, cfg, targets, top=refine_top, workers=workers,
-                                         seeds=tuple(range(100, 100 + cfg.refine_seeds)))
+    sets, screened, cand = refine_point(history, cfg, targets, top=refine_top, workers=workers,
+                                        seeds=tuple(range(SCREEN_SEED0, SCREEN_SEED0 + cfg.refine_seeds)))
+    path = out_dir / "calibrated.toml"
+    old = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    incumbent = old["params"] if old and set(cfg.free) <= set(old.get("params", {})) else None
+    # the best screened particles and the existing point estimate, on the same confirmation seeds
+    i, best, old_c = confirm(cand, sets, screened, targets, top=cfg.confirm_top, seeds=cfg.confirm_seeds,
+                             workers=workers, incumbent=incumbent)
+    keep = old_c is not None and math.isfinite(old_c.distance) and old_c.rank_key() >= best.rank_key()
+    params = sets[i]
+    refined = best.distance
     cand.to_csv(out_dir / "posterior_candidates.csv", index=False)
     w = post["weight"].to_numpy()
     ess = float(1.0 / np.sum(w ** 2))
@@ -91,38 +108,37 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
         "accepted_particles": int(len(post)),
         "final_epsilon": float(pops["epsilon"].iloc[-1]),
         "best_distance_last_generation": float(dist.min()),
-        "best_particle_distance_fresh_seeds": refined,
+        "best_particle_distance_confirm_seeds": refined,
+        "confirm_seeds": list(range(CONFIRM_SEED0, CONFIRM_SEED0 + cfg.confirm_seeds)),
         "history": str(db),
     }
-    path = out_dir / "calibrated.toml"
-    old = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    old_d = None
-    if old and set(cfg.free) <= set(old.get("params", {})):
-        # the existing point estimate, judged on the same fresh seeds as the best particle
-        from calibration.optimise import distances
-
-        old_d = distances([old["params"]], list(range(100, 100 + cfg.refine_seeds)), targets, workers)[0]
-    if old_d is not None and math.isfinite(old_d) and old_d <= refined:
-        # the existing point estimate (e.g. from `sim calibrate --optimise`) is at least as good on the
-        # same fresh seeds: keep it, and record the posterior beside it
+    posterior["best_particle_confirm_seeds"] = _criteria_record(best)
+    old_d = old_c.distance if old_c is not None else None
+    if keep:
+        # the existing point estimate (e.g. from `sim calibrate --optimise`) ranks at least as high on
+        # the same confirmation seeds by the issue's criteria: keep it, and record the posterior beside it
+        posterior["point_estimate_confirm_seeds"] = _criteria_record(old_c)
         doc = {"provenance": {**old["provenance"], "posterior": posterior}, "params": old["params"]}
     else:
         doc = {
             "provenance": {
                 "method": "ABC-SMC (pyabc): the best accepted particle (details under posterior)",
-                "point_estimate": f"best of the {refine_top} accepted particles with the smallest distances, "
-                                  f"re-run on {cfg.refine_seeds} fresh seeds (posterior_candidates.csv)",
+                "point_estimate": f"the {refine_top} accepted particles with the smallest distances re-run "
+                                  f"on {cfg.refine_seeds} fresh seeds, the best {cfg.confirm_top} of them and the "
+                                  f"previous point on {cfg.confirm_seeds} more; best by the issue's criteria, then "
+                                  "the distance (calibration/criteria.py; posterior_candidates.csv)",
                 "point_distance_fresh_seeds": refined,
-                "fresh_seeds": list(range(100, 100 + cfg.refine_seeds)),
+                "fresh_seeds": list(range(CONFIRM_SEED0, CONFIRM_SEED0 + cfg.confirm_seeds)),
                 "date": dt.date.today().isoformat(),
                 "posterior": posterior,
             },
             "params": {**cfg.fixed, **params},
         }
-        if old:  # the point this particle replaced, and how it scored on the same fresh seeds
+        if old:  # the point this particle replaced, and how it scored on the same seeds
             doc["provenance"]["replaced_point"] = {**{k: v for k, v in old.get("provenance", {}).items()
                                                       if not isinstance(v, dict)},
-                                                   "distance_fresh_seeds_rechecked": old_d}
+                                                   "distance_fresh_seeds_rechecked": old_d,
+                                                   **({"confirm_seeds": _criteria_record(old_c)} if old_c else {})}
     path = write_calibrated(doc, out_dir)
     cols = [*cfg.free, "weight"]
     post_out = post[cols].assign(distance=dist, generation=t)
@@ -139,7 +155,9 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
                     targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE, log=print) -> Path:
     """Stage 1 (``sim calibrate --optimise``): the point estimate by CMA-ES
     (:mod:`calibration.optimise`), written to ``out_dir/calibrated.toml``. The optimiser's state and
-    every evaluation stay in ``folder`` (``--resume`` continues from them)."""
+    every evaluation stay in ``folder`` (``--resume`` continues from them). The existing point estimate
+    in ``out_dir`` is re-run on the confirmation seeds beside the search's best candidates and is
+    replaced only if one of them ranks higher (:mod:`calibration.criteria`)."""
     from calibration.optimise import OptimiseConfig, optimise, refine, search_mean, write_point
 
     cfg = OptimiseConfig.load(config)
@@ -151,16 +169,23 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
     evals = optimise(folder, budget=budget, config=cfg, targets=tg, base=base, workers=workers, resume=resume,
                      log=log)
     mean = search_mean(folder, cfg)
-    params, refined, cand = refine(evals, cfg, tg, base, workers=workers, extra=[mean] if mean else None)
+    params, crit, cand, inc = refine(evals, cfg, tg, base, workers=workers, extra=[mean] if mean else None,
+                                     incumbent=base or None)
+    refined = crit.distance
     cand.to_csv(Path(folder) / "candidates.csv", index=False)
-    cand.to_csv(Path(out_dir) / "candidates.csv", index=False)
+    keep = inc is not None and math.isfinite(inc.distance) and inc.rank_key() >= crit.rank_key()
+    if not keep:
+        cand.to_csv(Path(out_dir) / "candidates.csv", index=False)
     prov = {
         "method": "CMA-ES (cma) on the target distance of the median statistics over the seeds "
                   "(calibration/optimise.py); intervals in calibration/calibration.toml [optimise]",
-        "point_estimate": f"best of the {cfg.refine_top} lowest-distance points and the search's final mean, "
-                          f"re-run on {cfg.refine_seeds} fresh seeds (candidates.csv)",
+        "point_estimate": f"the {cfg.refine_top} lowest-distance points and the search's final mean re-run on "
+                          f"{cfg.refine_seeds} fresh seeds, the best {cfg.confirm_top} of them on {cfg.confirm_seeds} "
+                          "more; best by the issue's criteria, then the distance (calibration/criteria.py; "
+                          "candidates.csv)",
+        "point_confirm_seeds": _criteria_record(crit),
         "point_distance_fresh_seeds": refined,
-        "fresh_seeds": list(range(100, 100 + cfg.refine_seeds)),
+        "fresh_seeds": list(range(CONFIRM_SEED0, CONFIRM_SEED0 + cfg.confirm_seeds)),
         "free_parameters": cfg.free,
         "seeds_per_point": list(cfg.seeds),
         "budget_points": int(budget),
@@ -169,4 +194,16 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
         "best_distance": float(evals["distance"].min()) if len(evals) else math.nan,
         "evaluations": str(Path(folder) / "evaluations.csv"),
     }
+    if inc is not None:
+        prov["previous_point_confirm_seeds"] = _criteria_record(inc)
+    if keep:
+        # the existing point ranks at least as high on the same confirmation seeds: keep it, and record
+        # the search beside it
+        old = tomllib.loads(point.read_text(encoding="utf-8"))
+        prov["outcome"] = "previous point kept: it ranks at least as high on the confirmation seeds"
+        prov["candidates"] = str(Path(folder) / "candidates.csv")
+        prov["date"] = dt.date.today().isoformat()
+        log("the previous point estimate ranks at least as high as the search's best candidate: kept")
+        return write_calibrated({"provenance": {**old.get("provenance", {}), "last_search": prov},
+                                 "params": old["params"]}, out_dir)
     return write_point(params, prov, out_dir)

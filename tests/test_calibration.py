@@ -17,6 +17,8 @@ population_size = 4
 generations = 2
 refine_top = 2
 refine_seeds = 1
+confirm_top = 1
+confirm_seeds = 1
 free = ["exit_rate", "beta_agglomeration"]
 
 [calibration.prior]
@@ -96,6 +98,7 @@ def test_calibration_config_refuses_priors_outside_the_documented_range(tmp_path
 @pytest.mark.parametrize("setting, value", [
     ("population_size", "0"), ("population_size", "2.5"), ("generations", "0"), ("transition_scaling", "-1"),
     ("transition_scaling", '"wide"'), ("refine_top", "0"), ("refine_seeds", "0"), ("seeds", "[]"),
+    ("confirm_top", "0"), ("confirm_seeds", "-3"),
 ])
 def test_calibration_config_refuses_bad_settings_naming_the_field(tmp_path, setting, value):
     f = tmp_path / "c.toml"
@@ -121,6 +124,7 @@ def test_tiny_calibration_runs_end_to_end_and_resumes_the_same_history(tmp_path)
     assert set(doc["params"]) == {"exit_rate", "beta_agglomeration", "n_plants_start"}
     assert 0.03 <= doc["params"]["exit_rate"] <= 0.08
     assert doc["provenance"]["posterior"]["generations"] == 1
+    assert 0 <= doc["provenance"]["posterior"]["best_particle_confirm_seeds"]["t1_cells"] <= 8
     post = pd.read_csv(tmp_path / "posterior.csv")
     assert len(post) == 4 and post["weight"].sum() == pytest.approx(1.0)
 
@@ -166,6 +170,8 @@ sigma0 = 0.3
 population_size = 4
 refine_top = 2
 refine_seeds = 1
+confirm_top = 2
+confirm_seeds = 1
 
 [optimise.free]
 exit_rate = [0.03, 0.08]
@@ -201,6 +207,12 @@ def test_tiny_optimisation_runs_end_to_end_resumes_and_writes_the_point(tmp_path
     assert 0.03 <= doc["params"]["exit_rate"] <= 0.08
     assert doc["provenance"]["evaluated_points"] == 8
     assert math.isfinite(doc["provenance"]["point_distance_fresh_seeds"])
+    chosen = doc["provenance"]["point_confirm_seeds"]  # the issue's criteria of the chosen candidate
+    assert chosen["distance"] == pytest.approx(doc["provenance"]["point_distance_fresh_seeds"])
+    assert 0 <= chosen["t1_cells"] <= 8 and 0 <= chosen["criteria_met"] <= 5
+    cand = pd.read_csv(tmp_path / "candidates.csv")
+    assert {"refined_distance", "refined_passes", "t1_cells", "criteria_met", "confirm_distance"} <= set(cand.columns)
+    assert cand["confirm_distance"].notna().sum() == 2  # the 2 best screened candidates were confirmed
 
 
 def test_optimise_config_refuses_bad_intervals_naming_the_field(tmp_path):
@@ -216,7 +228,8 @@ def test_optimise_config_refuses_bad_intervals_naming_the_field(tmp_path):
     bad.write_text(TINY_OPTIMISE.replace("sigma0 = 0.3", "sigma0 = 2"))
     with pytest.raises(ValueError, match=r"optimise.sigma0"):
         OptimiseConfig.load(bad)
-    for setting in ("population_size = 4", "refine_top = 2", "refine_seeds = 1"):
+    for setting in ("population_size = 4", "refine_top = 2", "refine_seeds = 1", "confirm_top = 2",
+                    "confirm_seeds = 1"):
         bad.write_text(TINY_OPTIMISE.replace(setting, setting.split(" = ")[0] + " = 0"))
         with pytest.raises(ValueError, match=rf"optimise\.{setting.split(' = ')[0]}"):
             OptimiseConfig.load(bad)
@@ -267,3 +280,127 @@ def test_shipped_abc_kernel_keeps_the_particle_weights_from_collapsing():
     assert sum(shipped) >= 3 * sum(narrow)
     mean = sum(shipped) / 5
     assert mean >= 0.4 * 80, f"mean ESS {mean:.1f} of 80 with transition_scaling {cfg.transition_scaling}"
+
+
+def _at_observation(targets) -> dict[str, float]:
+    """Statistics that sit exactly on every target's observed value (all pass)."""
+    return {t.statistic: t.observed for t in targets}
+
+
+def test_done_criteria_count_the_issues_criteria():
+    from calibration.criteria import done_criteria
+
+    tg = load_targets()
+    stats = _at_observation(tg)
+    c = done_criteria(stats, tg)
+    assert (c.t1_cells, c.t2_groups, c.lq_directions, c.t5_groups, c.met) == (8, 6, 7, 6, 5)
+    assert c.passes == len(tg) and c.distance == pytest.approx(0.0)
+
+    worse = dict(stats)
+    worse["t1_tir_open_throughout_gb"] += 3.5            # one T1 cell out of its 3 pp
+    worse["t2_theil_29_2016"] += 0.15                     # one T2 group out in 2016
+    worse["t3_lq_margin_aerospace"] = -0.01               # one LQ direction wrong
+    worse["t3_lq_margin_chemicals"] = -0.01               # and another: 5 of 7, below the 6 needed
+    worse["t5_corr_26_2016"] = 0.79                       # one T5 group below 0.8
+    c2 = done_criteria(worse, tg)
+    assert (c2.t1_cells, c2.t2_groups, c2.lq_directions, c2.t5_groups) == (7, 5, 5, 5)
+    assert c2.met == 2  # T2 (5 of 6 is enough) and decline-then-rise remain
+    assert c2.passes == len(tg) - 5 and c2.distance > 0
+
+
+def test_candidates_are_ranked_by_t1_cells_then_criteria_then_distance():
+    from calibration.criteria import DoneCriteria, best_index
+
+    def c(t1, t2=4, lq=3, t5=3, passes=55, d=40.0):
+        return DoneCriteria(t1_cells=t1, t2_groups=t2, u_shape=7, lq_directions=lq, t5_groups=t5, passes=passes,
+                            distance=d)
+
+    # a smaller distance does not beat a candidate that meets one more T1 cell (the stop-13 case)
+    assert best_index([c(8, d=39.8), c(7, d=37.5)]) == 0
+    # with T1 equal, meeting a criterion (T2: 5 groups) beats the distance
+    assert best_index([c(8, d=30.0), c(8, t2=5, d=45.0)]) == 1
+    # more criterion units, then more targets passed, then the distance
+    assert best_index([c(8, lq=4, d=50.0), c(8, d=30.0)]) == 0
+    assert best_index([c(8, passes=54, d=30.0), c(8, passes=56, d=35.0)]) == 1
+    assert best_index([c(8, d=36.0), c(8, d=35.0)]) == 1
+    assert best_index([c(8, d=math.inf), c(0, d=99.0)]) == 1
+
+
+def test_choose_records_each_candidates_criteria():
+    from calibration.criteria import done_criteria
+    from calibration.optimise import choose
+
+    tg = load_targets()
+    good = _at_observation(tg)
+    bad = {**good, "t1_tir_open_throughout_gb": good["t1_tir_open_throughout_gb"] + 4.0}
+    cand = pd.DataFrame({"exit_rate": [0.05, 0.06]})
+    i = choose(cand, [done_criteria(bad, tg), done_criteria(good, tg)])
+    assert i == 1
+    assert list(cand["t1_cells"]) == [7, 8] and list(cand["criteria_met"]) == [4, 5]
+    assert cand.loc[1, "refined_distance"] == pytest.approx(0.0) and cand.loc[0, "refined_distance"] > 0
+
+
+def test_a_newly_freed_parameter_starts_the_search_at_its_default(tmp_path):
+    from calibration.optimise import OptimiseConfig
+    from sim.params import Params
+
+    f = tmp_path / "c.toml"
+    f.write_text("[optimise]\n[optimise.free]\nexit_rate = [0.0, 0.4]\ninteraction_effect = [0.0, 2.0]\n")
+    cfg = OptimiseConfig.load(f)
+    x = cfg.to_unit({"exit_rate": 0.1})  # interaction_effect not in the point: its default, not the middle
+    assert x[0] == pytest.approx(0.25)
+    assert x[1] == pytest.approx(Params().interaction_effect / 2.0)
+    assert cfg.to_params(x)["interaction_effect"] == pytest.approx(Params().interaction_effect)
+
+
+def test_confirmation_reruns_the_best_screened_candidates_and_judges_the_incumbent(monkeypatch):
+    import calibration.optimise as opt
+    from calibration.criteria import DoneCriteria
+
+    def c(t1, d):
+        return DoneCriteria(t1_cells=t1, t2_groups=4, u_shape=7, lq_directions=3, t5_groups=3, passes=54, distance=d)
+
+    screened = [c(7, 30.0), c(8, 40.0), c(8, 35.0), c(6, 20.0)]  # screening order: 2, 1, 0, 3
+    confirmed = {"a2": c(7, 33.0), "a1": c(8, 39.0), "inc": c(8, 38.0)}  # on the larger seed set
+    calls = []
+
+    def fake_rescore(sets, seeds, targets, workers=2):
+        calls.append((len(sets), len(seeds), seeds[0]))
+        return [confirmed[s["id"]] for s in sets]
+
+    monkeypatch.setattr(opt, "rescore", fake_rescore)
+    cand = pd.DataFrame({"x": range(4)})
+    sets = [{"id": f"a{i}"} for i in range(4)]
+    i, best, inc = opt.confirm(cand, sets, screened, [], top=2, seeds=32, incumbent={"id": "inc"})
+    assert calls == [(3, 32, opt.CONFIRM_SEED0)]  # the 2 best screened + the incumbent, 32 new seeds
+    assert i == 1 and best.distance == 39.0  # candidate 2 led the screening but lost a T1 cell
+    assert inc.rank_key() >= best.rank_key()  # the incumbent, same T1 cells, smaller distance, is kept
+    assert cand["confirm_t1_cells"].tolist()[1:3] == [8, 7] and cand["confirm_distance"].isna().tolist() == [
+        True, False, False, True]
+
+
+def test_a_search_that_does_not_rank_higher_keeps_the_previous_point(tmp_path, monkeypatch):
+    import calibration.optimise as opt
+    from calibration.criteria import DoneCriteria
+    from calibration.run import calibrate_point
+
+    cfg_path = tmp_path / "cal.toml"
+    cfg_path.write_text(TINY_OPTIMISE)
+    previous = {"n_plants_start": 600, "exit_rate": 0.05, "beta_agglomeration": 0.5}
+    (tmp_path / "calibrated.toml").write_text(
+        '[provenance]\nmethod = "earlier search"\n[params]\nn_plants_start = 600\nexit_rate = 0.05\n'
+        'beta_agglomeration = 0.5\n')
+
+    def fake_rescore(sets, seeds, targets, workers=2):  # the previous point meets one more T1 cell
+        return [DoneCriteria(t1_cells=8 if s == previous else 7, t2_groups=4, u_shape=7, lq_directions=3,
+                             t5_groups=3, passes=50, distance=60.0 if s == previous else 10.0) for s in sets]
+
+    monkeypatch.setattr(opt, "rescore", fake_rescore)
+    path = calibrate_point(budget=4, workers=1, folder=tmp_path / "opt", config=cfg_path, out_dir=tmp_path,
+                           log=lambda *a: None)
+    doc = tomllib.loads(path.read_text())
+    assert doc["params"] == previous and doc["provenance"]["method"] == "earlier search"
+    last = doc["provenance"]["last_search"]
+    assert last["outcome"].startswith("previous point kept") and last["evaluated_points"] == 4
+    assert last["previous_point_confirm_seeds"]["t1_cells"] == 8 and last["point_confirm_seeds"]["t1_cells"] == 7
+    assert not (tmp_path / "candidates.csv").exists() and (tmp_path / "opt" / "candidates.csv").is_file()

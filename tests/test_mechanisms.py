@@ -1,7 +1,6 @@
 """Each mechanism moves outcomes in its documented direction (unit level, no full runs)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

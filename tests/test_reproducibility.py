@@ -2,7 +2,6 @@
 
 import hashlib
 
-import pandas as pd
 import pandas.testing as pdt
 
 import sim
