@@ -2,10 +2,13 @@
 
 Outputs (in ``calibration/`` unless ``out_dir`` is given):
 
-- ``calibrated.toml``: the point estimate as a ``[params]`` table: the ``refine_top`` accepted
-  particles with the smallest distances (over all generations) are re-run on fresh seeds and the one
-  with the smallest distance there is kept, so that a lucky draw of three seeds does not decide; with the posterior's provenance (budget, generations,
-  accepted particles, final epsilon, date). ``scenarios/baseline.toml`` reads it.
+- ``calibrated.toml``: the point estimate as a ``[params]`` table, chosen in two steps among the
+  ``refine_top`` accepted particles with the smallest distances (over all generations) and the current
+  point (:func:`adopt_best`), so that a lucky draw of three seeds does not decide; with the posterior's
+  provenance (budget, generations, accepted particles, final epsilon, date). ``scenarios/baseline.toml``
+  reads it.
+- ``posterior_candidates.csv``: those particles with their re-run scores; ``sim calibrate --reselect``
+  re-applies the choice to them.
 - ``posterior.csv``: the last generation's particles and weights, for drawing parameter sets.
 """
 
@@ -43,23 +46,37 @@ def calibrate(*, budget: int, resume: bool = False, scheduler: str | None = None
     return write_result(history, cfg, budget, out_dir, db, targets=tg, workers=workers)
 
 
-def refine_point(history, cfg: CalibrationConfig, targets, top: int = 12,
-                 seeds=tuple(range(100, 106)), workers: int = 2) -> tuple[list[dict], list[DoneCriteria], pd.DataFrame]:
-    """Re-run the ``top`` best accepted particles (all generations) on fresh seeds (screening); return
-    their parameter sets, their criteria there (:func:`calibration.criteria.done_criteria`) and the table
-    of candidates (with the screening columns of :func:`calibration.optimise.choose`)."""
-    from calibration.optimise import choose, rescore
-
+def history_candidates(history, top: int) -> pd.DataFrame:
+    """The ``top`` accepted particles (all generations) with the smallest distances: one row each, the
+    free parameters, ``distance`` and ``generation``."""
     cands = []
     for t in range(history.max_t + 1):
         df, _ = history.get_distribution(t=t)
         d = history.get_weighted_distances(t=t)["distance"].to_numpy()
         df = df.reset_index(drop=True).assign(distance=d, generation=t)
         cands.append(df)
-    cand = pd.concat(cands, ignore_index=True).sort_values("distance").head(top).reset_index(drop=True)
+    return pd.concat(cands, ignore_index=True).sort_values("distance").head(top).reset_index(drop=True)
+
+
+def screen_candidates(cand: pd.DataFrame, cfg: CalibrationConfig, targets, seeds,
+                      workers: int = 2) -> tuple[list[dict], list[DoneCriteria]]:
+    """Re-run the candidates (rows of free parameters, the rest at ``cfg.fixed``) on the screening
+    seeds; return their parameter sets and their criteria there (:func:`calibration.criteria.done_criteria`),
+    and add the screening columns of :func:`calibration.optimise.choose` to ``cand``."""
+    from calibration.optimise import choose, rescore
+
     sets = [{**cfg.fixed, **{k: float(r[k]) for k in cfg.free}} for _, r in cand.iterrows()]
     crit = rescore(sets, list(seeds), targets, workers)
     choose(cand, crit)
+    return sets, crit
+
+
+def refine_point(history, cfg: CalibrationConfig, targets, top: int = 12,
+                 seeds=tuple(range(100, 106)), workers: int = 2) -> tuple[list[dict], list[DoneCriteria], pd.DataFrame]:
+    """Re-run the ``top`` best accepted particles (all generations) on fresh seeds (screening); return
+    their parameter sets, their criteria there and the table of candidates."""
+    cand = history_candidates(history, top)
+    sets, crit = screen_candidates(cand, cfg, targets, seeds, workers)
     return sets, crit, cand
 
 
@@ -69,18 +86,22 @@ def _criteria_record(c: DoneCriteria) -> dict:
     return {k: (int(v) if isinstance(v, (int, np.integer)) else float(v)) for k, v in r.items()}
 
 
-def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Path, db, targets=None,
-                 workers: int = 2) -> Path:
-    refine_top = cfg.refine_top
+def _seeds(first: int, n: int) -> list[int]:
+    return list(range(first, first + n))
+
+
+def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str | Path, posterior: dict,
+               workers: int = 2, rule_applied: str | None = None) -> Path:
+    """The two-step choice of the point estimate among posterior candidates (``cand``: free parameters,
+    ``distance``, ``generation``): screen them on ``refine_seeds`` fresh seeds, re-run the best
+    ``confirm_top`` and the current point (``out_dir/calibrated.toml``) on ``confirm_seeds`` more, and
+    write ``calibrated.toml`` with the best of them by the issue's criteria (:mod:`calibration.criteria`);
+    the current point stays when it ranks at least as high. ``posterior`` is the posterior's provenance
+    table, to which the best candidate's confirmation criteria are added. ``posterior_candidates.csv``
+    (the candidates with their screening and confirmation columns) is written beside it."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    t = history.max_t
-    post = posterior_sample(history, t)
-    dist = history.get_weighted_distances(t=t)["distance"].to_numpy()
-    pops = history.get_all_populations()
-    targets = targets or load_targets()
-    sets, screened, cand = refine_point(history, cfg, targets, top=refine_top, workers=workers,
-                                        seeds=tuple(range(SCREEN_SEED0, SCREEN_SEED0 + cfg.refine_seeds)))
+    sets, screened = screen_candidates(cand, cfg, targets, _seeds(SCREEN_SEED0, cfg.refine_seeds), workers)
     path = out_dir / "calibrated.toml"
     old = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
     incumbent = old["params"] if old and set(cfg.free) <= set(old.get("params", {})) else None
@@ -88,18 +109,62 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
     i, best, old_c = confirm(cand, sets, screened, targets, top=cfg.confirm_top, seeds=cfg.confirm_seeds,
                              workers=workers, incumbent=incumbent)
     keep = old_c is not None and math.isfinite(old_c.distance) and old_c.rank_key() >= best.rank_key()
-    params = sets[i]
-    refined = best.distance
-    cand.to_csv(out_dir / "posterior_candidates.csv", index=False)
+    atomic_write(out_dir / "posterior_candidates.csv", lambda p: cand.to_csv(p, index=False))
+    confirm_seeds = _seeds(CONFIRM_SEED0, cfg.confirm_seeds)
+    # the previous choice's records (best_particle_*, point_estimate_*) give way to this one's
+    posterior = {**{k: v for k, v in posterior.items() if not k.startswith(("best_particle_", "point_estimate_"))},
+                 "best_particle_distance_confirm_seeds": best.distance, "confirm_seeds": confirm_seeds,
+                 "best_particle_confirm_seeds": _criteria_record(best)}
+    today = dt.date.today().isoformat()
+    if keep:
+        # the existing point estimate (e.g. from `sim calibrate --optimise`) ranks at least as high on
+        # the same confirmation seeds by the issue's criteria: keep it, and record the posterior beside it
+        posterior["point_estimate_confirm_seeds"] = _criteria_record(old_c)
+        prov = {**old["provenance"], "posterior": posterior}
+        if rule_applied:
+            prov["rule_applied"] = f"on {today} {rule_applied}, keeping the point"
+        return write_calibrated({"provenance": prov, "params": old["params"]}, out_dir)
+    prov = {
+        "method": "ABC-SMC (pyabc): an accepted particle (details under posterior)",
+        "point_estimate": f"the {len(cand)} accepted particles with the smallest distances re-run on "
+                          f"{cfg.refine_seeds} fresh seeds ({SCREEN_SEED0}-{SCREEN_SEED0 + cfg.refine_seeds - 1}), "
+                          f"the best {cfg.confirm_top} of them and the previous point on {cfg.confirm_seeds} more; "
+                          "best by the issue's criteria, then the distance (calibration/criteria.py; "
+                          "posterior_candidates.csv)",
+        "point_distance_fresh_seeds": best.distance,
+        "point_confirm_seeds": _criteria_record(best),
+        "fresh_seeds": confirm_seeds,
+        "date": today,
+    }
+    if rule_applied:
+        prov["rule_applied"] = f"on {today} {rule_applied}"
+    prov["posterior"] = posterior
+    if old:  # the point this particle replaced, and how it scored on the same seeds
+        prov["replaced_point"] = {**{k: v for k, v in old.get("provenance", {}).items() if not isinstance(v, dict)},
+                                  **({"distance_fresh_seeds_rechecked": old_c.distance,
+                                      "confirm_seeds": _criteria_record(old_c)} if old_c else {})}
+    return write_calibrated({"provenance": prov, "params": {**cfg.fixed, **sets[i]}}, out_dir)
+
+
+def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Path, db, targets=None,
+                 workers: int = 2) -> Path:
+    """Write the posterior (``posterior.csv``) and the point estimate chosen among its best particles
+    (:func:`adopt_best`) to ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t = history.max_t
+    post = posterior_sample(history, t)
+    dist = history.get_weighted_distances(t=t)["distance"].to_numpy()
+    pops = history.get_all_populations()
+    targets = targets or load_targets()
     w = post["weight"].to_numpy()
-    ess = float(1.0 / np.sum(w ** 2))
     posterior = {
         "method": "ABC-SMC (pyabc), uniform priors (below; from calibration/calibration.toml [calibration], "
                   "a neighbourhood of the point estimate with prior_around_point); the other parameters held at "
                   "the point estimate",
         "free_parameters": list(cfg.free),
         "priors": {k: [float(lo), float(hi)] for k, (lo, hi) in cfg.bounds.items()},
-        "effective_sample_size": ess,
+        "effective_sample_size": float(1.0 / np.sum(w ** 2)),
         "date": dt.date.today().isoformat(),
         "budget_points": int(budget),
         "simulated_points": int(history.total_nr_simulations),
@@ -108,42 +173,41 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
         "accepted_particles": int(len(post)),
         "final_epsilon": float(pops["epsilon"].iloc[-1]),
         "best_distance_last_generation": float(dist.min()),
-        "best_particle_distance_confirm_seeds": refined,
-        "confirm_seeds": list(range(CONFIRM_SEED0, CONFIRM_SEED0 + cfg.confirm_seeds)),
         "history": str(db),
     }
-    posterior["best_particle_confirm_seeds"] = _criteria_record(best)
-    old_d = old_c.distance if old_c is not None else None
-    if keep:
-        # the existing point estimate (e.g. from `sim calibrate --optimise`) ranks at least as high on
-        # the same confirmation seeds by the issue's criteria: keep it, and record the posterior beside it
-        posterior["point_estimate_confirm_seeds"] = _criteria_record(old_c)
-        doc = {"provenance": {**old["provenance"], "posterior": posterior}, "params": old["params"]}
-    else:
-        doc = {
-            "provenance": {
-                "method": "ABC-SMC (pyabc): the best accepted particle (details under posterior)",
-                "point_estimate": f"the {refine_top} accepted particles with the smallest distances re-run "
-                                  f"on {cfg.refine_seeds} fresh seeds, the best {cfg.confirm_top} of them and the "
-                                  f"previous point on {cfg.confirm_seeds} more; best by the issue's criteria, then "
-                                  "the distance (calibration/criteria.py; posterior_candidates.csv)",
-                "point_distance_fresh_seeds": refined,
-                "fresh_seeds": list(range(CONFIRM_SEED0, CONFIRM_SEED0 + cfg.confirm_seeds)),
-                "date": dt.date.today().isoformat(),
-                "posterior": posterior,
-            },
-            "params": {**cfg.fixed, **params},
-        }
-        if old:  # the point this particle replaced, and how it scored on the same seeds
-            doc["provenance"]["replaced_point"] = {**{k: v for k, v in old.get("provenance", {}).items()
-                                                      if not isinstance(v, dict)},
-                                                   "distance_fresh_seeds_rechecked": old_d,
-                                                   **({"confirm_seeds": _criteria_record(old_c)} if old_c else {})}
-    path = write_calibrated(doc, out_dir)
+    path = adopt_best(history_candidates(history, cfg.refine_top), cfg, targets, out_dir, posterior,
+                      workers=workers)
     cols = [*cfg.free, "weight"]
     post_out = post[cols].assign(distance=dist, generation=t)
     atomic_write(out_dir / "posterior.csv", lambda p: post_out.to_csv(p, index=False))
     return path
+
+
+def reselect(*, out_dir: str | Path = HERE, config: str | Path = CONFIG_FILE, targets: str | Path = TARGETS_FILE,
+             workers: int = 2, log=print) -> Path:
+    """``sim calibrate --reselect``: re-apply the choice of the point estimate (:func:`adopt_best`) to
+    the posterior candidates already in ``out_dir/posterior_candidates.csv``, without the ABC history
+    (which is not shipped): after a change to the rule or to the model, or to check the shipped choice.
+    The posterior (``posterior.csv``) is not touched."""
+    out_dir = Path(out_dir)
+    cand_path, point = out_dir / "posterior_candidates.csv", out_dir / "calibrated.toml"
+    for f in (cand_path, point):
+        if not f.is_file():
+            raise FileNotFoundError(f"--reselect: no {f.name} in {out_dir}")
+    cfg = CalibrationConfig.load(config)
+    cand = pd.read_csv(cand_path)
+    missing = [k for k in (*cfg.free, "distance", "generation") if k not in cand.columns]
+    if missing:
+        raise ValueError(f"{cand_path}: columns {missing} missing (needed: the [calibration] free parameters "
+                         f"{cfg.free}, distance, generation)")
+    cand = cand[[*cfg.free, "distance", "generation"]].copy()
+    posterior = tomllib.loads(point.read_text(encoding="utf-8"))["provenance"].get("posterior")
+    if posterior is None:
+        raise ValueError(f"{point}: no [provenance.posterior] table; run `sim calibrate` to make a posterior first")
+    log(f"re-applying the point choice to {len(cand)} candidates in {cand_path}: {cfg.refine_seeds} screening "
+        f"seeds, the best {cfg.confirm_top} and the current point on {cfg.confirm_seeds} more")
+    return adopt_best(cand, cfg, load_targets(targets), out_dir, posterior, workers=workers,
+                      rule_applied=f"to the candidates in {cand_path.name} (sim calibrate --reselect)")
 
 
 def load_posterior(path: str | Path = HERE / "posterior.csv") -> pd.DataFrame:

@@ -7,7 +7,7 @@
     sim report RUN_DIR [--out DIR]
     sim params            (every parameter with its default and range)
     sim validate SCENARIO.toml
-    sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --optimise [--budget N] [--resume] | --report | --recovery
+    sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --optimise [--budget N] [--resume] | --reselect | --report | --recovery
     sim sweep PROBLEM.toml --method sobol|morris -N N [--seeds K] [--workers W | --scheduler tcp://HOST:PORT]
               [--resume] --out DIR
     sim app [--port 8765]  (the teaching app in the browser; needs the 'app' extra)
@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "evaluations in --dir; --resume continues them)")
     c.add_argument("--dir", type=Path, default=Path("runs/calibration/optimise"),
                    help="folder of the CMA-ES state and evaluations (default runs/calibration/optimise)")
+    c.add_argument("--reselect", action="store_true", help="re-apply the choice of the point estimate to the "
+                   "posterior candidates in --out (posterior_candidates.csv), without the ABC history")
     c.add_argument("--report", action="store_true", help="write the posterior-predictive report instead")
     c.add_argument("--recovery", action="store_true", help="parameter-recovery check on simulated pseudo-data")
     c.add_argument("--seeds", type=_positive_int, default=50, help="seeds for --report (default 50)")
@@ -265,6 +267,12 @@ def _calibrate(a: argparse.Namespace) -> int:
 
         out = a.out or Path("runs/calibration/recovery")
         print(f"wrote {recovery(out, budget=a.budget, workers=a.workers, population_size=a.population, generations=a.generations)}")
+        return 0
+    if a.reselect:
+        from calibration.run import reselect
+
+        kw = {"out_dir": a.out} if a.out else {}
+        print(f"wrote {reselect(workers=a.workers, log=_log, **kw)}")
         return 0
     if a.report:
         from calibration.report import write_calibration_report

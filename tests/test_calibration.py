@@ -404,3 +404,46 @@ def test_a_search_that_does_not_rank_higher_keeps_the_previous_point(tmp_path, m
     assert last["outcome"].startswith("previous point kept") and last["evaluated_points"] == 4
     assert last["previous_point_confirm_seeds"]["t1_cells"] == 8 and last["point_confirm_seeds"]["t1_cells"] == 7
     assert not (tmp_path / "candidates.csv").exists() and (tmp_path / "opt" / "candidates.csv").is_file()
+
+
+def test_reselect_reapplies_the_point_choice_to_the_shipped_candidates(tmp_path, monkeypatch):
+    import calibration.optimise as opt
+    from calibration.criteria import DoneCriteria
+    from calibration.run import reselect
+
+    cfg_path = tmp_path / "cal.toml"
+    cfg_path.write_text(TINY_CONFIG)
+    (tmp_path / "calibrated.toml").write_text(
+        '[provenance]\nmethod = "earlier search"\n[provenance.posterior]\neffective_sample_size = 14.9\n'
+        'best_particle_not_adopted = "kept by hand"\n'
+        '[params]\nn_plants_start = 800\nexit_rate = 0.05\nbeta_agglomeration = 0.5\n')
+    pd.DataFrame({"exit_rate": [0.04, 0.07, 0.06], "beta_agglomeration": [0.4, 0.6, 0.5],
+                  "distance": [30.0, 31.0, 32.0], "generation": [3, 3, 2]}).to_csv(
+        tmp_path / "posterior_candidates.csv", index=False)
+
+    def fake_rescore(sets, seeds, targets, workers=2):  # the particle with exit_rate 0.07 meets every T1 cell
+        return [DoneCriteria(t1_cells=8 if s["exit_rate"] == 0.07 else 7, t2_groups=4, u_shape=7, lq_directions=3,
+                             t5_groups=3, passes=50, distance=40.0) for s in sets]
+
+    monkeypatch.setattr(opt, "rescore", fake_rescore)
+    doc = tomllib.loads(reselect(out_dir=tmp_path, config=cfg_path, workers=1, log=lambda *a: None).read_text())
+    assert doc["params"] == {"n_plants_start": 800, "exit_rate": 0.07, "beta_agglomeration": 0.6}
+    prov = doc["provenance"]
+    assert "--reselect" in prov["rule_applied"] and prov["replaced_point"]["method"] == "earlier search"
+    assert prov["replaced_point"]["confirm_seeds"]["t1_cells"] == 7 and prov["point_confirm_seeds"]["t1_cells"] == 8
+    assert prov["posterior"]["effective_sample_size"] == 14.9  # the posterior is kept ...
+    assert "best_particle_not_adopted" not in prov["posterior"]  # ... without the previous choice's records
+    cand = pd.read_csv(tmp_path / "posterior_candidates.csv")
+    assert {"t1_cells", "confirm_t1_cells"} <= set(cand.columns) and len(cand) == 3
+
+    # again: the point now is that particle, which ranks as high as itself, so it stays
+    doc2 = tomllib.loads(reselect(out_dir=tmp_path, config=cfg_path, workers=1, log=lambda *a: None).read_text())
+    assert doc2["params"] == doc["params"] and doc2["provenance"]["rule_applied"].endswith("keeping the point")
+
+    # candidates without a free parameter's column are refused by name, and nothing is written
+    before = (tmp_path / "calibrated.toml").read_text()
+    pd.DataFrame({"exit_rate": [0.05], "distance": [1.0], "generation": [0]}).to_csv(
+        tmp_path / "posterior_candidates.csv", index=False)
+    with pytest.raises(ValueError, match="beta_agglomeration"):
+        reselect(out_dir=tmp_path, config=cfg_path, workers=1, log=lambda *a: None)
+    assert (tmp_path / "calibrated.toml").read_text() == before
