@@ -29,7 +29,7 @@ import math
 import pickle
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,12 +168,10 @@ def rescore(param_sets: list[dict], seeds: list[int], targets, workers: int = 2)
     finally:
         if pool is not None:
             pool.shutdown()
-    return [done_criteria(med, targets) if math.isfinite(d) else done_criteria({}, targets) for d, med in res]
-
-
-def distances(param_sets: list[dict], seeds: list[int], targets, workers: int = 2) -> list[float]:
-    """The distance of every parameter set over ``seeds`` (:func:`rescore`)."""
-    return [c.distance for c in rescore(param_sets, seeds, targets, workers)]
+    # a parameter set whose runs failed is at infinite distance (it ranks last), not at the finite
+    # penalty that missing statistics would give
+    return [done_criteria(med, targets) if math.isfinite(d) else replace(done_criteria({}, targets), distance=math.inf)
+            for d, med in res]
 
 
 def choose(cand: pd.DataFrame, criteria: list) -> int:

@@ -71,15 +71,6 @@ def screen_candidates(cand: pd.DataFrame, cfg: CalibrationConfig, targets, seeds
     return sets, crit
 
 
-def refine_point(history, cfg: CalibrationConfig, targets, top: int = 12,
-                 seeds=tuple(range(100, 106)), workers: int = 2) -> tuple[list[dict], list[DoneCriteria], pd.DataFrame]:
-    """Re-run the ``top`` best accepted particles (all generations) on fresh seeds (screening); return
-    their parameter sets, their criteria there and the table of candidates."""
-    cand = history_candidates(history, top)
-    sets, crit = screen_candidates(cand, cfg, targets, seeds, workers)
-    return sets, crit, cand
-
-
 def _criteria_record(c: DoneCriteria) -> dict:
     """A candidate's fresh-seed criteria as a provenance table."""
     r = c.as_row()
