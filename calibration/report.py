@@ -14,6 +14,7 @@ issue's definition of done), and the posterior-predictive median with its 90% ba
 from __future__ import annotations
 
 import tomllib
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -29,15 +30,41 @@ from calibration.summary import per_seed_statistics  # noqa: E402
 from calibration.targets import load_targets  # noqa: E402
 
 
-def _stats_job(args) -> pd.DataFrame:
+SHARE_YEARS = (1998, 2016)  # the years of the T5 targets
+
+
+def regional_shares(rm) -> pd.DataFrame:
+    """Each ONS group's regional shares of simulated output in the T5 years, from the
+    :class:`sim.report.RunMetrics` of a run: tidy, one row per seed, year, group and region (``share``)."""
+    cube = rm.cubes["ons_group"]  # seed x year x group x region
+    s = cube.shares()
+    seeds, years, groups = cube.labels[0], list(cube.labels[1]), cube.labels[2]
+    rows = []
+    for y in SHARE_YEARS:
+        if y not in years:
+            continue
+        k = years.index(y)
+        for a, seed in enumerate(seeds):
+            for g, grp in enumerate(groups):
+                rows.append(pd.DataFrame({"seed": seed, "year": y, "group": grp, "region": cube.regions,
+                                          "share": s[a, k, g, :]}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["seed", "year", "group", "region", "share"])
+
+
+def _stats_job(args) -> tuple[pd.DataFrame, pd.DataFrame]:
     params, seed = args
+    from sim import report as sim_report
     from sim.runner import simulate
 
-    return per_seed_statistics(simulate(params=params, seed=seed))
+    res = simulate(params=params, seed=seed)
+    rm = sim_report.RunMetrics(res.panel)
+    return per_seed_statistics(res, rm), regional_shares(rm)
 
 
-def ensemble_statistics(param_sets: list[dict], seeds: list[int], workers: int = 2) -> pd.DataFrame:
-    """Per-seed statistics for (parameter set, seed) pairs, one row each."""
+def ensemble(param_sets: list[dict], seeds: list[int], workers: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-seed statistics for (parameter set, seed) pairs, one row each, and the runs' regional shares
+    (:func:`regional_shares`)."""
     jobs = list(zip(param_sets, seeds))
     if workers > 1:
         import multiprocessing as mp
@@ -46,7 +73,12 @@ def ensemble_statistics(param_sets: list[dict], seeds: list[int], workers: int =
             parts = list(ex.map(_stats_job, jobs))
     else:
         parts = [_stats_job(j) for j in jobs]
-    return pd.concat(parts)
+    return pd.concat([p[0] for p in parts]), pd.concat([p[1] for p in parts], ignore_index=True)
+
+
+def ensemble_statistics(param_sets: list[dict], seeds: list[int], workers: int = 2) -> pd.DataFrame:
+    """Per-seed statistics for (parameter set, seed) pairs, one row each."""
+    return ensemble(param_sets, seeds, workers)[0]
 
 
 def calibrated_params(path: Path = HERE / "calibrated.toml") -> dict:
@@ -67,7 +99,11 @@ def posterior_draws(n: int, path: Path = HERE / "posterior.csv", seed: int = 0) 
     return [{**base, **{k: float(post.iloc[i][k]) for k in free}} for i in idx]
 
 
-def target_table(point: pd.DataFrame, pred: pd.DataFrame | None, targets) -> pd.DataFrame:
+def target_table(point: pd.DataFrame, pred: pd.DataFrame | None, targets,
+                 p_pass: pd.Series | None = None) -> pd.DataFrame:
+    """One row per target: observed, the point ensemble's median and 90% band, pass/miss of the median,
+    the share of single seeds passing, ``p_pass`` (the bootstrap share of resamples whose median passes,
+    :func:`verdict_probabilities`) when given, and the posterior-predictive median and band."""
     rows = []
     for t in targets:
         s = point[t.statistic] if t.statistic in point else pd.Series(dtype=float)
@@ -77,12 +113,59 @@ def target_table(point: pd.DataFrame, pred: pd.DataFrame | None, targets) -> pd.
                "point_q05": float(s.quantile(0.05)) if len(s) else np.nan,
                "point_q95": float(s.quantile(0.95)) if len(s) else np.nan,
                "passes": t.passes(med), "share_of_seeds_passing": float(np.mean([t.passes(v) for v in s])) if len(s) else 0.0}
+        if p_pass is not None:
+            row["p_pass"] = float(p_pass.get(t.statistic, np.nan))
         if pred is not None and t.statistic in pred:
             p = pred[t.statistic]
             row.update(pred_median=float(p.median()), pred_q05=float(p.quantile(0.05)),
                        pred_q95=float(p.quantile(0.95)))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+N_BOOT = 1000  # bootstrap resamples of the seeds for the verdict probabilities
+PROB_NOTE = f"{N_BOOT:,} resamples"
+CRITERIA = ("t1", "t2", "u_shape", "lq", "t5")  # the issue's five criteria, in the report's order
+
+
+def verdict_probabilities(point: pd.DataFrame, targets, n_boot: int = N_BOOT, seed: int = 0):
+    """How firm the pass/miss verdicts of the median are: the seeds are resampled with replacement
+    ``n_boot`` times (Efron's bootstrap of the median) and the verdicts re-taken on each resample.
+
+    Returns ``(per_target, per_criterion)``: the share of resamples in which each target's median passes
+    (a Series by statistic), and the share in which each criterion of the issue is met (keys of
+    :data:`CRITERIA`, ``"all"`` for all five, ``"mean_met"`` for the mean number met). A verdict near 0.5
+    rests on seed noise at the tolerance's edge; near 0 or 1 it is firm. Reference: Efron and Tibshirani
+    (1993), *An Introduction to the Bootstrap*, ch. 6.
+    """
+    from calibration.criteria import LQ_NEEDED, T1_CELLS, T2_GROUPS_NEEDED, U_SHAPE_NEEDED, done_criteria
+    from calibration.summary import GROUP_KEY
+
+    if n_boot < 1 or len(point) == 0:
+        raise ValueError(f"n_boot must be at least 1 (got {n_boot}) and there must be seeds (got {len(point)})")
+    stats = [t.statistic for t in targets if t.statistic in point]
+    vals = point[stats].to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    passes = np.zeros(len(targets))
+    met = dict.fromkeys(CRITERIA, 0)
+    n_all, n_met = 0, 0
+    for _ in range(n_boot):
+        sample = vals[rng.integers(0, len(vals), len(vals))]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column has a NaN median
+            med = dict(zip(stats, np.nanmedian(sample, axis=0)))
+        passes += [t.passes(med.get(t.statistic, np.nan)) for t in targets]
+        c = done_criteria(med, targets)
+        ok = {"t1": c.t1_cells >= T1_CELLS, "t2": c.t2_groups >= T2_GROUPS_NEEDED,
+              "u_shape": bool(np.isfinite(c.u_shape) and c.u_shape >= U_SHAPE_NEEDED),
+              "lq": c.lq_directions >= LQ_NEEDED, "t5": c.t5_groups >= len(GROUP_KEY)}
+        for k, v in ok.items():
+            met[k] += v
+        n_all += all(ok.values())
+        n_met += c.met
+    per_target = pd.Series(passes / n_boot, index=[t.statistic for t in targets], name="p_pass")
+    per_criterion = {k: v / n_boot for k, v in met.items()} | {"all": n_all / n_boot, "mean_met": n_met / n_boot}
+    return per_target, per_criterion
 
 
 def observed_persistence() -> dict[str, float]:
@@ -100,9 +183,11 @@ def observed_persistence() -> dict[str, float]:
     return out
 
 
-def done_summary(tab: pd.DataFrame, targets) -> list[str]:
+def done_summary(tab: pd.DataFrame, targets, probs: dict | None = None, n_seeds: int | None = None) -> list[str]:
     """The issue's definition of done, criterion by criterion, from the target table (point medians);
-    the counts are those of :func:`calibration.criteria.done_criteria`, by which candidates are ranked."""
+    the counts are those of :func:`calibration.criteria.done_criteria`, by which candidates are ranked.
+    ``probs`` (the per-criterion result of :func:`verdict_probabilities`) adds how often each criterion
+    is met when the ``n_seeds`` seeds are resampled."""
     from calibration.criteria import LQ_NEEDED, T2_GROUPS_NEEDED, T5_MIN_CORR, U_SHAPE_NEEDED, done_criteria
     from calibration.summary import GROUP_KEY
 
@@ -116,19 +201,28 @@ def done_summary(tab: pd.DataFrame, targets) -> list[str]:
     lq = [s for s in tab["statistic"] if s.startswith("t3_lq_margin_")]
     t5 = {g: min(med.get(f"t5_corr_{k}_1998", np.nan), med.get(f"t5_corr_{k}_2016", np.nan)) for g, k in GROUP_KEY.items()}
     pers = observed_persistence()
-    rows = [
-        f"Criteria met: **{crit.met} of 5**.", "",
-        "| criterion | required | reached |", "|---|---|---|",
-        f"| T1 cells within 3 pp with the right sign | {len(t1)} of {len(t1)} | {crit.t1_cells} of {len(t1)} (largest "
-        f"miss: {worst.removeprefix('t1_')}, {worst_gap:.1f} pp) |",
-        f"| T2 observed Theil within tolerance in 1998 and 2016 | {T2_GROUPS_NEEDED} of {len(GROUP_KEY)} groups | "
-        f"{crit.t2_groups} of {len(GROUP_KEY)} ({', '.join(t2_groups) or 'none'}) |",
-        f"| T2 decline then rise | most ({U_SHAPE_NEEDED}) of 8 industries | {crit.u_shape:.0f} of 8 |",
-        f"| T3 LQ directions right | {LQ_NEEDED} of 8 industries | {crit.lq_directions} of {len(lq)} (other transport "
-        "has no LQ fact in the source) |",
-        f"| T5 regional correlation at least {T5_MIN_CORR}, 1998 and 2016 | {len(GROUP_KEY)} of {len(GROUP_KEY)} groups "
-        f"| {crit.t5_groups} of {len(GROUP_KEY)}; lowest of the two years by group: "
-        + ", ".join(f"{g} {v:.2f}" for g, v in t5.items()) + " |",
+    cells = [
+        ("t1", f"T1 cells within 3 pp with the right sign | {len(t1)} of {len(t1)} | {crit.t1_cells} of {len(t1)} "
+               f"(largest miss: {worst.removeprefix('t1_')}, {worst_gap:.1f} pp)"),
+        ("t2", f"T2 observed Theil within tolerance in 1998 and 2016 | {T2_GROUPS_NEEDED} of {len(GROUP_KEY)} groups | "
+               f"{crit.t2_groups} of {len(GROUP_KEY)} ({', '.join(t2_groups) or 'none'})"),
+        ("u_shape", f"T2 decline then rise | most ({U_SHAPE_NEEDED}) of 8 industries | {crit.u_shape:.0f} of 8"),
+        ("lq", f"T3 LQ directions right | {LQ_NEEDED} of 8 industries | {crit.lq_directions} of {len(lq)} (other "
+               "transport has no LQ fact in the source)"),
+        ("t5", f"T5 regional correlation at least {T5_MIN_CORR}, 1998 and 2016 | {len(GROUP_KEY)} of {len(GROUP_KEY)} "
+               f"groups | {crit.t5_groups} of {len(GROUP_KEY)}; lowest of the two years by group: "
+               + ", ".join(f"{g} {v:.2f}" for g, v in t5.items())),
+    ]
+    if probs is None:
+        rows = [f"Criteria met: **{crit.met} of 5**.", "", "| criterion | required | reached |", "|---|---|---|",
+                *(f"| {c} |" for _, c in cells)]
+    else:
+        rows = [f"Criteria met: **{crit.met} of 5**. Resampling the {f'{n_seeds} ' if n_seeds else ''}seeds (bootstrap, "
+                f"{PROB_NOTE}), the median meets all five in {probs['all']:.0%} of resamples and "
+                f"{probs['mean_met']:.2f} criteria on average.", "",
+                "| criterion | required | reached | share of resamples meeting it |", "|---|---|---|---|",
+                *(f"| {c} | {probs[k]:.0%} |" for k, c in cells)]
+    rows += [
         "",
         "For T5, the observed 1998 shares alone predict the observed 2016 shares with correlation "
         + ", ".join(f"{g} {v:.2f}" for g, v in pers.items())
@@ -137,6 +231,68 @@ def done_summary(tab: pd.DataFrame, targets) -> list[str]:
         "(`legacy_sector_1998`), so the 1998 T5 targets are not an independent test.",
     ]
     return rows
+
+
+def regional_fit(shares: pd.DataFrame) -> pd.DataFrame:
+    """Simulated regional shares (median and 90% band over the seeds) against the observed ONS GVA shares,
+    per T5 year, ONS group and region: ``year, group, region, name, observed, sim_median, sim_q05,
+    sim_q95, error`` (simulated median minus observed; shares, not percent)."""
+    from calibration.summary import GROUP_KEY, _observed_ons_shares
+    from sim import datasets
+
+    oyears, ogroups, os_ = _observed_ons_shares()
+    regions = datasets.load_regions()
+    codes, names = regions["code"].to_list(), dict(zip(regions["code"], regions["name"]))
+    q = shares.groupby(["year", "group", "region"], observed=True)["share"]
+    sim = pd.DataFrame({"sim_median": q.median(), "sim_q05": q.quantile(0.05), "sim_q95": q.quantile(0.95)})
+    rows = []
+    for y in SHARE_YEARS:
+        if y not in oyears:
+            continue
+        for g in GROUP_KEY:
+            rows.append(pd.DataFrame({"year": y, "group": g, "region": codes, "name": [names[c] for c in codes],
+                                      "observed": os_[oyears.index(y), ogroups.index(g), :]}))
+    out = pd.concat(rows, ignore_index=True).join(sim, on=["year", "group", "region"])
+    out["error"] = out["sim_median"] - out["observed"]
+    return out
+
+
+def largest_misses(fit: pd.DataFrame, year: int = 2016, k: int = 3) -> pd.DataFrame:
+    """The ``k`` regions of each ONS group whose simulated median share is furthest from the observed one."""
+    sub = fit[fit["year"] == year].assign(gap=lambda d: d["error"].abs())
+    return (sub.sort_values(["group", "gap"], ascending=[True, False]).groupby("group", sort=False).head(k)
+            .drop(columns="gap"))
+
+
+def _regional_figure(fit: pd.DataFrame, year: int, path: Path) -> None:
+    sub = fit[fit["year"] == year]
+    groups = list(dict.fromkeys(sub["group"]))
+    if not groups:
+        return
+    fig, axes = plt.subplots(2, 3, figsize=(13, 8.5))
+    for ax, g in zip(axes.ravel(), groups):
+        d = sub[sub["group"] == g]
+        x, y = 100 * d["observed"].to_numpy(), 100 * d["sim_median"].to_numpy()
+        lo, hi = 100 * d["sim_q05"].to_numpy(), 100 * d["sim_q95"].to_numpy()
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="o", ms=3.5, color="tab:blue", ecolor="0.7", lw=0.8)
+        top = max(float(np.nanmax(hi)), float(np.nanmax(x))) * 1.05
+        ax.plot([0, top], [0, top], color="black", lw=0.8)
+        for i in np.argsort(-np.abs(y - x))[:3]:
+            ax.annotate(d["region"].iloc[i], (x[i], y[i]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        r = np.corrcoef(x, y)[0, 1] if np.isfinite(y).all() else np.nan
+        ax.set_title(f"{g}: correlation of the medians {r:.2f}", fontsize=9)
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_xlabel(f"observed share of GB GVA {year}, % (ONS)", fontsize=8)
+        ax.set_ylabel("simulated share, % (median, 90% band)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(groups):]:
+        ax.axis("off")
+    fig.suptitle(f"Regional shares of each ONS group in {year}: calibrated model against observed "
+                 "(one dot per NUTS-2 region; on the line = exact; labels: the three largest misses)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _figure(tab: pd.DataFrame, group: str, path: Path) -> None:
@@ -202,6 +358,19 @@ def _posterior_figure(post: pd.DataFrame, cfg: CalibrationConfig, path: Path, pr
     plt.close(fig)
 
 
+def _misses_lines(fit: pd.DataFrame, year: int = 2016) -> list[str]:
+    miss = largest_misses(fit, year)
+    if miss.empty:
+        return []
+    lines = [f"Where the regional shares miss in {year}: the three regions of each group furthest from the observed "
+             "share (simulated median and 90% band over the seeds; every region in `regional_shares.csv`).", "",
+             "| group | region | observed % | simulated % (90% band) |", "|---|---|---|---|"]
+    for r in miss.itertuples():
+        lines.append(f"| {r.group} | {r.region} {r.name} | {100 * r.observed:.1f} | {100 * r.sim_median:.1f} "
+                     f"({100 * r.sim_q05:.1f} to {100 * r.sim_q95:.1f}) |")
+    return [*lines, "", f"![regional shares {year}](regional_shares_{year}.png)", ""]
+
+
 def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2, calib_dir: Path = HERE) -> Path:
     """Evaluate ``calib_dir/calibrated.toml`` (and ``posterior.csv``) against every target."""
     calib_dir = Path(calib_dir)
@@ -211,12 +380,16 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     cfg = CalibrationConfig.load()
     point_p = calibrated_params(calib_dir / "calibrated.toml")
     s = list(range(1000, 1000 + seeds))  # seeds not used during calibration
-    point = ensemble_statistics([point_p] * seeds, s, workers)
+    point, shares = ensemble([point_p] * seeds, s, workers)
     pred = None
     if (calib_dir / "posterior.csv").is_file():
         pred = ensemble_statistics(posterior_draws(seeds, calib_dir / "posterior.csv"), s, workers)
-    tab = target_table(point, pred, targets)
+    p_pass, probs = verdict_probabilities(point, targets, n_boot=N_BOOT)
+    tab = target_table(point, pred, targets, p_pass)
     tab.to_csv(out / "targets.csv", index=False)
+    fit = regional_fit(shares)
+    fit.to_csv(out / "regional_shares.csv", index=False)
+    _regional_figure(fit, 2016, out / "regional_shares_2016.png")
     for g in ("T1", "T2", "T3", "T4", "T5"):
         _figure(tab, g, out / f"targets_{g}.png")
     post = pd.read_csv(calib_dir / "posterior.csv") if (calib_dir / "posterior.csv").is_file() else None
@@ -235,6 +408,16 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
         lines.append(f"It replaced the point of: {rp.get('method', '?')}" + (
             f" ({was['t1_cells']} T1 cells, {was['criteria_met']} criteria, {was['passes']} targets passed, distance "
             f"{was['distance']:.1f} on the same confirmation seeds)" if was else "") + ".")
+    ls = prov.get("last_search")
+    if ls and ls.get("outcome", "").startswith("previous point kept"):
+        got, had = ls.get("point_confirm_seeds", {}), ls.get("previous_point_confirm_seeds", {})
+        lines.append(f"A later search ({ls.get('date', '?')}: {ls.get('evaluated_points', '?')} points, "
+                     f"{len(ls.get('free_parameters', []))} free parameters) did not rank above this point on the "
+                     "confirmation seeds" + (
+                         f" (its best: {got['t1_cells']} T1 cells, {got['criteria_met']} criteria, "
+                         f"{got['passes']} targets passed, distance {got['distance']:.1f}; this point: "
+                         f"{had['t1_cells']}, {had['criteria_met']}, {had['passes']}, {had['distance']:.1f})"
+                         if got and had else "") + "; the point was kept.")
     if prov.get("rule_applied"):
         lines.append(f"Rule applied {prov['rule_applied']}.")
     pp = prov.get("posterior")
@@ -245,21 +428,29 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
                      f"effective sample size {pp['effective_sample_size']:.1f}.")
     lines += [f"Evaluated here on {seeds} fresh seeds (1000-{999 + seeds}); pass/miss is decided by the point "
               "estimate's median; the posterior-predictive band draws one parameter set from the posterior per seed.",
-              "", "## Definition of done (issue 4)", "", *done_summary(tab, targets), ""]
+              "", "## Definition of done (issue 4)", "", *done_summary(tab, targets, probs, seeds), ""]
     for g in ("T1", "T2", "T3", "T4", "T5"):
         sub = tab[tab["group"] == g]
         lines.append(f"## {g}: {int(sub['passes'].sum())} of {len(sub)} targets pass")
         lines.append("")
-        lines.append("| target | kind | observed | tol | point median (90% band) | posterior pred. median (90% band) | pass |")
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("| target | kind | observed | tol | point median (90% band) | posterior pred. median (90% band) | pass "
+                     "| P(pass) |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for r in sub.itertuples():
             pp = (f"{r.pred_median:.3g} ({r.pred_q05:.3g} to {r.pred_q95:.3g})"
                   if pred is not None and np.isfinite(getattr(r, "pred_median", np.nan)) else "n/a")
             lines.append(f"| {r.name} | {r.kind} | {r.observed:g} | {r.tolerance:g} | {r.point_median:.3g} "
-                         f"({r.point_q05:.3g} to {r.point_q95:.3g}) | {pp} | {'PASS' if r.passes else '**MISS**'} |")
+                         f"({r.point_q05:.3g} to {r.point_q95:.3g}) | {pp} | {'PASS' if r.passes else '**MISS**'} "
+                         f"| {r.p_pass:.2f} |")
         lines += ["", f"![{g}](targets_{g}.png)", ""]
+        if g == "T5":
+            lines += _misses_lines(fit)
     if post is not None:
         lines += ["## Posterior", "", "![posterior](posterior.png)", ""]
-    lines += [f"**{int(tab['passes'].sum())} of {len(tab)} targets pass** on the point estimate's {seeds}-seed median."]
+    lines += [f"**{int(tab['passes'].sum())} of {len(tab)} targets pass** on the point estimate's {seeds}-seed median "
+              f"(on average {tab['p_pass'].sum():.1f} over bootstrap resamples of the seeds).", "",
+              "P(pass): the share of bootstrap resamples of the seeds (with replacement, "
+              f"{N_BOOT:,}) in which the target's median passes; near 0.5 the verdict rests on seed noise at the "
+              "tolerance's edge."]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return out / "report.md"

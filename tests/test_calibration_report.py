@@ -1,0 +1,173 @@
+"""`sim calibrate --report`: target table, the definition-of-done summary and how firm its verdicts are."""
+
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calibration import report as R
+from calibration.optimise import write_calibrated
+from calibration.targets import load_targets
+
+
+def _passing_seeds(targets, n: int) -> pd.DataFrame:
+    """Per-seed statistics that pass every target in every seed (a little inside each bound)."""
+    row = {}
+    for t in targets:
+        if t.kind == "value":
+            row[t.statistic] = t.observed
+        elif t.kind == "min":
+            row[t.statistic] = t.observed + abs(t.tolerance)
+        else:
+            row[t.statistic] = t.observed - abs(t.tolerance)
+    return pd.DataFrame([row] * n, index=pd.Index(range(n), name="seed"))
+
+
+def test_verdicts_are_certain_when_every_seed_passes():
+    targets = load_targets()
+    per_target, per_criterion = R.verdict_probabilities(_passing_seeds(targets, 20), targets, n_boot=50)
+    assert (per_target == 1.0).all()
+    assert per_criterion == {"t1": 1.0, "t2": 1.0, "u_shape": 1.0, "lq": 1.0, "t5": 1.0, "all": 1.0, "mean_met": 5.0}
+
+
+def test_a_median_on_the_tolerance_edge_is_a_coin_toss_and_a_clear_miss_is_certain():
+    targets = load_targets()
+    point = _passing_seeds(targets, 51)
+    by = {t.statistic: t for t in targets}
+    lq = "t3_lq_margin_machinery"  # kind "min", observed 0: the rule holds when the margin is >= 0
+    assert by[lq].kind == "min" and by[lq].observed == 0
+    point[lq] = [-1.0] * 25 + [1.0] * 26  # the median (+1) passes, but only just: 26 of 51 seeds above
+    point["t3_lq_margin_chemicals"] = -1.0  # a second LQ direction wrong in every seed
+    t5 = "t5_corr_26_2016"
+    point[t5] = 0.5  # every seed far below 0.8
+    per_target, per_criterion = R.verdict_probabilities(point, targets, n_boot=2000, seed=1)
+    # P(median of 51 resampled seeds > 0) = P(Binomial(51, 26/51) >= 26), about 0.55
+    assert 0.45 < per_target[lq] < 0.65
+    assert per_target[t5] == 0.0 and per_criterion["t5"] == 0.0 and per_criterion["all"] == 0.0
+    # 6 of the 7 LQ directions are needed and chemicals is always wrong: the criterion rests on machinery
+    assert per_criterion["lq"] == pytest.approx(per_target[lq])
+    assert per_criterion["t1"] == 1.0
+    assert per_criterion["mean_met"] == pytest.approx(3.0 + per_criterion["lq"])  # T1, T2, U shape always
+
+
+def test_verdict_probabilities_are_reproducible_and_refuse_empty_input():
+    targets = load_targets()
+    point = _passing_seeds(targets, 9)
+    point["t2_theil_29_2016"] = np.linspace(0.6, 0.9, 9)
+    a = R.verdict_probabilities(point, targets, n_boot=100, seed=3)
+    b = R.verdict_probabilities(point, targets, n_boot=100, seed=3)
+    pd.testing.assert_series_equal(a[0], b[0])
+    assert a[1] == b[1]
+    with pytest.raises(ValueError, match="n_boot"):
+        R.verdict_probabilities(point, targets, n_boot=0)
+    with pytest.raises(ValueError, match="seeds"):
+        R.verdict_probabilities(point.iloc[:0], targets)
+
+
+def test_target_table_and_done_summary_show_the_verdict_probabilities():
+    targets = load_targets()
+    point = _passing_seeds(targets, 11)
+    point["t2_theil_30_2016"] = 0.5  # far from 0.92: group 30 misses, so 5 of 6 groups still meet T2
+    p_pass, probs = R.verdict_probabilities(point, targets, n_boot=200)
+    tab = R.target_table(point, None, targets, p_pass)
+    row = tab.set_index("statistic").loc["t2_theil_30_2016"]
+    assert not row["passes"] and row["p_pass"] == 0.0 and row["share_of_seeds_passing"] == 0.0
+    assert tab["passes"].sum() == len(targets) - 1
+    lines = R.done_summary(tab, targets, probs, 11)
+    text = "\n".join(lines)
+    assert "Criteria met: **5 of 5**" in text and "all five in 100% of resamples" in text
+    assert "| T2 observed Theil within tolerance in 1998 and 2016 | 5 of 6 groups | 5 of 6 (" in text
+    assert "share of resamples meeting it" in text
+
+
+def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkeypatch):
+    import shutil
+
+    targets = load_targets()
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    shutil.copy(R.HERE / "posterior.csv", calib / "posterior.csv")
+    doc = tomllib.loads((R.HERE / "calibrated.toml").read_text())
+    rec = {"t1_cells": 8, "criteria_met": 1, "passes": 40, "distance": 50.0}
+    doc["provenance"]["last_search"] = {  # a search that did not beat the point
+        "date": "2026-12-03", "evaluated_points": 80, "free_parameters": ["exit_rate", "spinoff_local"],
+        "outcome": "previous point kept: it ranks at least as high on the confirmation seeds",
+        "point_confirm_seeds": rec, "previous_point_confirm_seeds": {**rec, "criteria_met": 2, "distance": 30.0}}
+    write_calibrated(doc, calib)
+    calls = []
+
+    def fake_ensemble(param_sets, seeds, workers=2):  # no model runs: every seed passes except one target
+        calls.append((len(param_sets), list(seeds)))
+        point = _passing_seeds(targets, len(seeds))
+        point["t3_tir_share_2016"] = np.where(np.arange(len(seeds)) % 2 == 0, 0.30, 0.45)  # 0.338 +- 0.05
+        return point, _observed_shares(seeds, shift_region="UKJ1", group="CI (26)", by=0.05)
+
+    monkeypatch.setattr(R, "ensemble", fake_ensemble)
+    md = R.write_calibration_report(tmp_path / "out", seeds=6, workers=1, calib_dir=calib)
+    assert calls == [(6, list(range(1000, 1006)))] * 2  # point, then the posterior-predictive draws
+    text = md.read_text()
+    tab = pd.read_csv(tmp_path / "out" / "targets.csv").set_index("statistic")
+    assert {"p_pass", "share_of_seeds_passing", "pred_median"} <= set(tab.columns)
+    assert tab.loc["t3_tir_share_2016", "share_of_seeds_passing"] == 0.5
+    assert 0.0 < tab.loc["t3_tir_share_2016", "p_pass"] < 1.0
+    assert "| P(pass) |" in text and "share of resamples meeting it" in text
+    assert ("A later search (2026-12-03: 80 points, 2 free parameters) did not rank above this point on the "
+            "confirmation seeds (its best: 8 T1 cells, 1 criteria, 40 targets passed, distance 50.0; this point: "
+            "8, 2, 40, 30.0); the point was kept.") in text
+    # the median of three 0.30 and three 0.45 is 0.375, within 0.05 of 0.338: every target passes
+    assert f"**{len(targets)} of {len(targets)} targets pass**" in text
+    for g in ("T1", "T2", "T3", "T4", "T5"):
+        assert (tmp_path / "out" / f"targets_{g}.png").is_file()
+    fit = pd.read_csv(tmp_path / "out" / "regional_shares.csv")
+    assert len(fit) == 2 * 6 * 40  # years x ONS groups x regions
+    assert "| CI (26) | UKJ1 Berkshire, Buckinghamshire and Oxfordshire |" in text
+    assert (tmp_path / "out" / "regional_shares_2016.png").is_file()
+    assert (tmp_path / "out" / "posterior.png").is_file()
+
+
+def _observed_shares(seeds, shift_region=None, group=None, by=0.0) -> pd.DataFrame:
+    """Per-seed regional shares equal to the observed ONS shares, one region of one group moved by ``by``."""
+    from calibration.summary import _observed_ons_shares
+    from sim import datasets
+
+    oyears, ogroups, os_ = _observed_ons_shares()
+    codes = datasets.load_regions()["code"].to_list()
+    rows = []
+    for seed in seeds:
+        for y in (1998, 2016):
+            for g in ogroups:
+                share = os_[oyears.index(y), ogroups.index(g), :].copy()
+                if g == group and y == 2016:
+                    share[codes.index(shift_region)] += by
+                rows.append(pd.DataFrame({"seed": seed, "year": y, "group": g, "region": codes, "share": share}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_regional_fit_puts_the_moved_region_first_among_the_misses():
+    fit = R.regional_fit(_observed_shares(range(5), shift_region="UKM8", group="CJ (27)", by=-0.03))
+    assert set(fit["year"]) == {1998, 2016} and fit["group"].nunique() == 6
+    assert np.allclose(fit.loc[fit["region"] != "UKM8", "error"], 0.0)
+    miss = R.largest_misses(fit, 2016, k=3)
+    assert len(miss) == 18
+    top = miss[miss["group"] == "CJ (27)"].iloc[0]
+    assert top["region"] == "UKM8" and top["error"] == pytest.approx(-0.03)
+    assert top["sim_q05"] == pytest.approx(top["sim_median"])  # the same in every seed: no band
+
+
+def test_regional_shares_are_each_groups_shares_of_simulated_output():
+    from fake_run import fake_panel
+    from sim import observed as obs
+    from sim import report as sim_report
+
+    panel = fake_panel(seeds=(0, 1))
+    sh = R.regional_shares(sim_report.RunMetrics(panel))
+    assert set(sh["year"]) == {1998, 2016} and set(sh["seed"]) == {0, 1}
+    assert np.allclose(sh.groupby(["seed", "year", "group"])["share"].sum(), 1.0)
+    # by hand: motor vehicles are ONS group 29 on their own
+    assert obs.ons_groups()["29"] == ("motor_vehicles",)
+    p = panel[(panel["seed"] == 1) & (panel["year"] == 2016) & (panel["sector"] == "motor_vehicles")]
+    by_region = p.groupby("region")["output"].sum()
+    got = sh[(sh["seed"] == 1) & (sh["year"] == 2016) & (sh["group"] == "29")].set_index("region")["share"]
+    pd.testing.assert_series_equal(got.sort_index(), (by_region / by_region.sum()).sort_index(),
+                                   check_names=False, check_index_type=False)
