@@ -34,12 +34,16 @@ class DoneCriteria:
     passes: int
     distance: float
 
+    def met_each(self) -> dict[str, bool]:
+        """Each of the 5 criteria: met or not (keys ``t1``, ``t2``, ``u_shape``, ``lq``, ``t5``)."""
+        return {"t1": self.t1_cells >= T1_CELLS, "t2": self.t2_groups >= T2_GROUPS_NEEDED,
+                "u_shape": math.isfinite(self.u_shape) and self.u_shape >= U_SHAPE_NEEDED,
+                "lq": self.lq_directions >= LQ_NEEDED, "t5": self.t5_groups >= len(GROUP_KEY)}
+
     @property
     def met(self) -> int:
         """Criteria met, of 5."""
-        return sum((self.t1_cells >= T1_CELLS, self.t2_groups >= T2_GROUPS_NEEDED,
-                    math.isfinite(self.u_shape) and self.u_shape >= U_SHAPE_NEEDED,
-                    self.lq_directions >= LQ_NEEDED, self.t5_groups >= len(GROUP_KEY)))
+        return sum(self.met_each().values())
 
     @property
     def units(self) -> int:

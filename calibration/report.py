@@ -138,8 +138,7 @@ def verdict_probabilities(point: pd.DataFrame, targets, n_boot: int = N_BOOT, se
     rests on seed noise at the tolerance's edge; near 0 or 1 it is firm. Reference: Efron and Tibshirani
     (1993), *An Introduction to the Bootstrap*, ch. 6.
     """
-    from calibration.criteria import LQ_NEEDED, T1_CELLS, T2_GROUPS_NEEDED, U_SHAPE_NEEDED, done_criteria
-    from calibration.summary import GROUP_KEY
+    from calibration.criteria import done_criteria
 
     if n_boot < 1 or len(point) == 0:
         raise ValueError(f"n_boot must be at least 1 (got {n_boot}) and there must be seeds (got {len(point)})")
@@ -155,14 +154,11 @@ def verdict_probabilities(point: pd.DataFrame, targets, n_boot: int = N_BOOT, se
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column has a NaN median
             med = dict(zip(stats, np.nanmedian(sample, axis=0)))
         passes += [t.passes(med.get(t.statistic, np.nan)) for t in targets]
-        c = done_criteria(med, targets)
-        ok = {"t1": c.t1_cells >= T1_CELLS, "t2": c.t2_groups >= T2_GROUPS_NEEDED,
-              "u_shape": bool(np.isfinite(c.u_shape) and c.u_shape >= U_SHAPE_NEEDED),
-              "lq": c.lq_directions >= LQ_NEEDED, "t5": c.t5_groups >= len(GROUP_KEY)}
+        ok = done_criteria(med, targets).met_each()
         for k, v in ok.items():
             met[k] += v
         n_all += all(ok.values())
-        n_met += c.met
+        n_met += sum(ok.values())
     per_target = pd.Series(passes / n_boot, index=[t.statistic for t in targets], name="p_pass")
     per_criterion = {k: v / n_boot for k, v in met.items()} | {"all": n_all / n_boot, "mean_met": n_met / n_boot}
     return per_target, per_criterion
