@@ -64,6 +64,7 @@ def load_sectors() -> pd.DataFrame:
     _check(tuple(df["code"]) == SECTOR_CODES, t, f"sector codes must be, in order, {SECTOR_CODES}")
     for col in ("output_share_1973", "plant_share_1973"):
         _check(abs(df[col].sum() - 1.0) < 1e-9, t, f"{col} must sum to 1, sums to {df[col].sum():.6f}")
+    _check(df["scale_intensive"].isin([0, 1]).all(), t, "scale_intensive must be 0 or 1")
     _check(bool(df["sti_weight_prior"].between(0, 1).all()), t, "sti_weight_prior must be in [0, 1]")
     return df
 

@@ -83,6 +83,7 @@ class AMModel(mesa.Model):
         self._log_gain = innovation.log_gain_table(p.sti_gain, p.dui_gain, p.combination_gain)
         sec = ds.load_sectors()
         self.output_per_worker = sec["output_per_worker_1973_k"].to_numpy(float)  # GBP k per worker
+        self.scale_intensive = sec["scale_intensive"].to_numpy(bool)
         self.years = np.arange(self.start_year, self.end_year + 1)
         self.population = self._population_table(uniform=p.initial_state == "uniform")
         gerd = reg["gerd_pc_gdp"].to_numpy(float)
@@ -273,10 +274,13 @@ class AMModel(mesa.Model):
         if p.demand_on:
             w = demand.replicator(pl.weight, None, pl.sector, self.S, p.replicator_strength, lp=lp)
             u = self.rng.random(len(pl)) if p.size_shock_sd else None
+            above = demand.consolidating_reversion(p.size_reversion, self.scale_intensive, self.year,
+                                                   p.scale_consolidation, p.consolidation_start, pl.sector,
+                                                   pl.birth_year, p.consolidation_vintage)
             pl.set("weight", demand.size_dynamics(w, pl.sector, self.S, p.size_reversion, p.size_shock_sd, u,
                                                   age=self.year - pl.birth_year, age_effect=p.age_growth,
                                                   site_cost=self.cost[pl.region] if p.site_constraint else None,
-                                                  site_constraint=p.site_constraint))
+                                                  site_constraint=p.site_constraint, reversion_above=above))
         return self._allocate()
 
     def _innovate(self, yp, lp: np.ndarray, sme: np.ndarray, wsum: np.ndarray) -> np.ndarray:

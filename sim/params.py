@@ -60,6 +60,13 @@ class Params(BaseModel):
                                                   "per year (replicator dynamics)")
     size_reversion: float = _p(0.02, 0.0, 0.3, "yearly mean reversion of log plant capacity towards the sector's mean "
                                                "(growth rates fall with size)")
+    scale_consolidation: float = _p(0.0, 0.0, 1.0, "share of the size reversion of plants above their sector's mean "
+                                                   "size removed, from consolidation_start on, in the scale-intensive "
+                                                   "assembly sectors (motor vehicles, other transport, aerospace): "
+                                                   "production consolidates into the largest plants")
+    consolidation_start: float = _p(1990.0, 1973.0, 2016.0, "year from which scale_consolidation applies")
+    consolidation_vintage: float = _p(1900.0, 1900.0, 2016.0, "plants born before this year take no part in "
+                                                             "scale_consolidation (older plants)")
     size_shock_sd: float = _p(0.2, 0.0, 1.0, "s.d. of the yearly idiosyncratic shock to log plant capacity (Gibrat)")
     site_constraint: float = _p(0.0, 0.0, 0.2, "yearly fall of log capacity per unit of regional cost (plants on "
                                                "crowded, costly sites cannot expand in place)")

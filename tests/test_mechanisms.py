@@ -263,3 +263,45 @@ def test_spinoff_parents_are_sorted_rows_with_poisson_counts():
     assert np.all(np.diff(parents) >= 0) and parents.min() >= 0 and parents.max() < rel.size
     expected = 0.1 * rel.sum()
     assert abs(parents.size - expected) < 4 * np.sqrt(expected)
+
+
+def test_consolidation_removes_size_reversion_only_in_scale_intensive_sectors_from_its_start():
+    scale = ds.load_sectors()["scale_intensive"].to_numpy(bool)
+    assert [c for c, f in zip(ds.SECTOR_CODES, scale) if f] == ["aerospace", "other_transport", "motor_vehicles"]
+    sector = np.arange(8).repeat(2)
+    born = np.tile([1950, 1990], 8)  # one old and one young plant per sector
+
+    def rev(year, c, vintage=1900.0):
+        return demand.consolidating_reversion(0.1, scale, year, c, 1998, sector, born, vintage)
+
+    assert rev(1997, 0.5) == 0.1  # before the start
+    assert rev(2005, 0.0) == 0.1  # switched off
+    r = rev(1998, 0.5)
+    assert np.allclose(r[scale[sector]], 0.05) and np.allclose(r[~scale[sector]], 0.1)
+    r = rev(2005, 0.5, vintage=1970)  # only plants born from 1970 consolidate
+    assert np.allclose(r[scale[sector] & (born >= 1970)], 0.05)
+    assert np.allclose(r[~(scale[sector] & (born >= 1970))], 0.1)
+
+
+def test_removing_reversion_above_the_mean_lets_the_largest_plants_pull_away():
+    """Two sectors with the same shocks and reversion; in the second, plants above the sector's mean
+    log size do not revert (consolidation). Its largest plants end far further above the mean, its
+    small plants are still pulled up towards it, and the first settles near the AR(1) variance
+    ``shock_sd^2 / (1 - (1 - reversion)^2)``."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    sector = np.repeat([0, 1], n)
+    w = np.ones(2 * n)
+    for _ in range(40):
+        w = demand.size_dynamics(w, sector, 2, 0.1, 0.2, rng.random(2 * n), reversion_above=np.array([0.1, 0.0])[sector])
+    lw = [np.log(w[sector == k]) - np.log(w[sector == k]).mean() for k in (0, 1)]
+    assert lw[0].var() == pytest.approx(0.2 ** 2 / (1 - 0.9 ** 2) * (1 - 0.9 ** 80), rel=0.1)
+    assert np.quantile(lw[1], 0.99) > 1.5 * np.quantile(lw[0], 0.99)
+    q = [np.sort(np.exp(x))[::-1] for x in lw]
+    assert q[1][:40].sum() / q[1].sum() > 2 * q[0][:40].sum() / q[0].sum()  # top 1% share of capacity
+    # the same reversion above and below the mean, as a scalar or per plant, is the symmetric dynamics
+    sec, u = np.array([0, 0, 0, 1, 1, 1]), np.linspace(0, 1, 6)
+    w0 = np.array([0.5, 1.0, 2.0, 0.3, 1.0, 3.0])
+    a = demand.size_dynamics(w0, sec, 2, 0.1, 0.2, u)
+    assert np.array_equal(a, demand.size_dynamics(w0, sec, 2, 0.1, 0.2, u, reversion_above=0.1))
+    assert np.allclose(a, demand.size_dynamics(w0, sec, 2, 0.1, 0.2, u, reversion_above=np.full(6, 0.1)))

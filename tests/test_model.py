@@ -254,3 +254,27 @@ def test_removing_plants_keeps_every_other_plant_and_aligned_arrays():
     np.testing.assert_array_equal(side, t.id * 10.0)                   # and so did the aligned array
     rec = t.records()
     assert rec["exit_year"][np.isin(rec["id"], [0, 3, 17, 40, 48, 49])].tolist() == [1980] * 6
+
+
+def test_consolidation_concentrates_scale_intensive_output_after_its_start_only():
+    """Mechanism 1b: removing the size reversion of the larger plants of the scale-intensive sectors from
+    2000 leaves the run unchanged to 1999 (same seed) and then lets the largest motor-vehicle plants pull
+    away from the mean, so that they produce more of the output."""
+    size = {"size_reversion": 0.12, "size_shock_sd": 0.25}
+
+    def run(c):
+        m = AMModel(rng=5, **SMALL, **size, scale_consolidation=c, consolidation_start=2000)
+        for _ in range(1999 - 1973):
+            m.step()
+        before = m.plants.weight.copy()
+        m.run_model()
+        mv = m.plants.sector == ds.SECTOR_CODES.index("motor_vehicles")
+        lw = np.log(m.plants.weight[mv])
+        q = np.sort(m.plants.output[mv])[::-1]
+        return before, np.quantile(lw - lw.mean(), 0.95), q[:10].sum() / q.sum()
+
+    before0, top_size0, top0 = run(0.0)
+    before1, top_size1, top1 = run(1.0)
+    assert np.array_equal(before0, before1)
+    assert top_size1 > top_size0 + 0.4  # the 95th percentile of log size, above the sector mean
+    assert top1 > top0 + 0.05  # output share of the 10 largest plants

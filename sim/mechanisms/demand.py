@@ -64,17 +64,40 @@ def replicator(weight: np.ndarray, prod: np.ndarray | None, sector: np.ndarray, 
     return weight * np.exp(strength * log_relative_productivity(lp, weight, sector, n_sectors))
 
 
+def consolidating_reversion(reversion: float, scale_intensive: np.ndarray, year: int, consolidation: float,
+                            start: float, sector: np.ndarray, birth_year: np.ndarray,
+                            vintage: float) -> float | np.ndarray:
+    """Size reversion of each plant when above its sector's mean size: from ``start`` on, the plants of
+    the scale-intensive sectors born in or after ``vintage`` lose a share ``consolidation`` of it,
+    ``reversion (1 - consolidation)``, so the largest of them keep more of their growth and production
+    consolidates into fewer, larger plants, while smaller plants (entrants among them) still grow
+    towards the mean; every other plant, and every plant before ``start``, keeps ``reversion`` (a
+    scalar is returned when nothing changes).
+
+    Assumed mechanism for the rising concentration of vehicle and transport-equipment output in Britain
+    since the 1990s: lean production and platform sharing concentrated assembly in a few high-volume
+    plants, largely new ones, while older plants closed (Womack, Jones and Roos 1990; Sturgeon and
+    Florida 2004); the sectors are Pavitt's (1984) scale-intensive assembly industries
+    (``sectors.csv``)."""
+    if consolidation == 0 or year < start or not np.any(scale_intensive):
+        return reversion
+    lean = np.asarray(scale_intensive, dtype=bool)[sector] & (birth_year >= vintage)
+    return np.where(lean, reversion * (1.0 - consolidation), reversion)
+
+
 def size_dynamics(weight: np.ndarray, sector: np.ndarray, n_sectors: int, reversion: float,
                   shock_sd: float, u: np.ndarray | None = None, *, age: np.ndarray | None = None,
                   age_effect: float = 0.0, site_cost: np.ndarray | None = None,
-                  site_constraint: float = 0.0) -> np.ndarray:
+                  site_constraint: float = 0.0, reversion_above: float | np.ndarray | None = None) -> np.ndarray:
     """Idiosyncratic growth shocks, and growth that falls with size and age (capacity weight ``w``)::
 
         ln w <- ln w - reversion (ln w - mean_s ln w) - age_effect (ln(1 + age) - mean_s ln(1 + age))
                 - site_constraint C_r + shock_sd sqrt(12) (u - 1/2)
 
     with ``mean_s`` unweighted means within the sector and ``u`` uniform (a symmetric shock with
-    standard deviation ``shock_sd``). Shocks alone give Gibrat's law (growth independent of size);
+    standard deviation ``shock_sd``; plants above their sector's mean log size revert at
+    ``reversion_above`` instead, a scalar or one value per plant (:func:`consolidating_reversion`), by
+    default at ``reversion``). Shocks alone give Gibrat's law (growth independent of size);
     reversion makes growth fall with size, so the size distribution settles (log-variance about
     ``shock_sd^2 / (2 reversion)``) instead of one plant's share running away; ``age_effect`` makes old
     plants lose capacity share to young ones (ageing plant and equipment); ``site_constraint`` makes
@@ -84,13 +107,20 @@ def size_dynamics(weight: np.ndarray, sector: np.ndarray, n_sectors: int, revers
     1985). Shares within a sector are what matter (output is the sector's demand shared by weight).
     References: Gibrat (1931); Evans (1987) and Hall (1987) on growth rates that fall with size and
     age; Sutton (1997) "Gibrat's legacy"."""
-    if (reversion == 0 and shock_sd == 0 and age_effect == 0 and site_constraint == 0) or weight.size == 0:
+    if reversion_above is None:
+        reversion_above = reversion
+    has_reversion = reversion != 0 or bool(np.any(reversion_above))
+    if (not has_reversion and shock_sd == 0 and age_effect == 0 and site_constraint == 0) or weight.size == 0:
         return weight
     lw = np.log(weight)
     n = np.maximum(np.bincount(sector, minlength=n_sectors), 1)
-    if reversion:
+    if has_reversion:
         mean = np.bincount(sector, weights=lw, minlength=n_sectors) / n
-        lw -= reversion * (lw - mean[sector])
+        gap = lw - mean[sector]
+        if np.ndim(reversion_above) or reversion_above != reversion:
+            lw -= np.where(gap > 0, reversion_above, reversion) * gap
+        else:
+            lw -= reversion * gap
     if age_effect and age is not None:
         la = _LOG1P_AGE[np.clip(age, 0, _LOG1P_AGE.size - 1)]
         mean = np.bincount(sector, weights=la, minlength=n_sectors) / n
