@@ -20,6 +20,13 @@ tutorial"; the ``cma`` package), minimising the same target distance as ABC
   the ``confirm_top`` best of those on ``confirm_seeds`` further seeds, and the best there becomes the
   point estimate, so that a lucky draw of seeds does not decide. "Best" follows the issue's ranking
   of the targets (:mod:`calibration.criteria`: T1 cells first, the distance last).
+
+The distance that CMA-ES minimises weighs every target; near a good point it can trade a criterion of
+the issue (a T2 group on its tolerance edge) for many small gains elsewhere. :func:`random_screen`
+(``sim calibrate --screen``) is the complement: random perturbations of the current point, each judged
+on ``screen_seeds`` seeds by the issue's criteria directly (a (1, lambda) evolution-strategy step
+without the distance; Beyer and Schwefel 2002), the best confirmed on the confirmation seeds against
+the current point, which stays unless one ranks higher.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ class OptimiseConfig:
     confirm_top: int = 3
     confirm_seeds: int = 32
     cma_seed: int = 1
+    screen_seeds: int = 16
 
     @property
     def free(self) -> list[str]:
@@ -70,7 +78,7 @@ class OptimiseConfig:
         if not o:
             raise ValueError(f"{path}: no [optimise] table")
         allowed = {"free", "seeds", "sigma0", "population_size", "refine_top", "refine_seeds", "confirm_top",
-                   "confirm_seeds", "cma_seed"}
+                   "confirm_seeds", "cma_seed", "screen_seeds"}
         unknown = sorted(set(o) - allowed)
         if unknown:
             raise ValueError(f"{path}: optimise: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
@@ -103,7 +111,8 @@ class OptimiseConfig:
                    refine_seeds=at_least(path, "optimise.refine_seeds", o.get("refine_seeds", 8), 1),
                    confirm_top=at_least(path, "optimise.confirm_top", o.get("confirm_top", 3), 1),
                    confirm_seeds=at_least(path, "optimise.confirm_seeds", o.get("confirm_seeds", 32), 1),
-                   cma_seed=int(o.get("cma_seed", 1)))
+                   cma_seed=int(o.get("cma_seed", 1)),
+                   screen_seeds=at_least(path, "optimise.screen_seeds", o.get("screen_seeds", 16), 1))
 
     def to_params(self, x: np.ndarray) -> dict[str, float]:
         """Parameter values of a point of the unit cube."""
@@ -189,6 +198,7 @@ def choose(cand: pd.DataFrame, criteria: list) -> int:
 
 
 SCREEN_SEED0, CONFIRM_SEED0 = 100, 200  # fresh seeds: screening 100..., confirmation 200...
+LOCAL_SEED0 = 300  # the seeds of the random screen around the point (random_screen): 300...
 
 
 def confirm(cand: pd.DataFrame, sets: list[dict], screened: list, targets, *, top: int, seeds: int,
@@ -307,6 +317,32 @@ def refine(evals: pd.DataFrame, config: OptimiseConfig, targets, base: dict[str,
     i, best, inc = confirm(cand, sets, crit, targets, top=config.confirm_top, seeds=config.confirm_seeds,
                            workers=workers, incumbent=incumbent)
     return sets[i], best, cand, inc
+
+
+def random_screen(config: OptimiseConfig, base: dict[str, Any], points: int, rng_seed: int = 1) -> list[dict]:
+    """``points`` parameter sets around ``base``: the first is ``base`` itself, each other moves every
+    free parameter by a normal step of s.d. ``config.sigma0`` in units of its interval (as CMA-ES
+    starts), clipped to the interval; the parameters that are not free keep their ``base`` values."""
+    if points < 1:
+        raise ValueError(f"points: {points}; at least 1")
+    rng = np.random.default_rng(rng_seed)
+    x0 = config.to_unit(base)
+    sets = [{**base, **config.to_params(x0)}]
+    for _ in range(points - 1):
+        sets.append({**base, **config.to_params(x0 + config.sigma0 * rng.standard_normal(len(x0)))})
+    return sets
+
+
+def screen(config: OptimiseConfig, targets, base: dict[str, Any], points: int, workers: int = 2,
+           rng_seed: int = 1) -> tuple[list[dict], list, pd.DataFrame]:
+    """Run the :func:`random_screen` sets on ``config.screen_seeds`` seeds (300...) and judge each by the
+    issue's criteria. Returns (the sets, their :class:`~calibration.criteria.DoneCriteria`, a table of
+    the free parameters with the criteria, ``source`` "point" for the first row, "screen" else)."""
+    sets = random_screen(config, base, points, rng_seed)
+    crit = rescore(sets, list(range(LOCAL_SEED0, LOCAL_SEED0 + config.screen_seeds)), targets, workers)
+    cand = pd.DataFrame([{p: s[p] for p in config.free} for s in sets])
+    cand["source"] = ["point"] + ["screen"] * (len(sets) - 1)
+    return sets, crit, pd.concat([cand, pd.DataFrame([c.as_row() for c in crit])], axis=1)
 
 
 def write_point(params: dict, provenance: dict, out_dir: str | Path = HERE) -> Path:

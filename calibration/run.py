@@ -205,6 +205,64 @@ def load_posterior(path: str | Path = HERE / "posterior.csv") -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def _keep_point(old: dict, search: dict, out_dir: str | Path, log) -> Path:
+    """The existing point (``old``, the parsed ``calibrated.toml``) ranks at least as high on the same
+    confirmation seeds as the search's best: keep it, with the search's provenance as ``last_search``."""
+    search = {**search, "outcome": "previous point kept: it ranks at least as high on the confirmation seeds",
+              "date": dt.date.today().isoformat()}
+    log("the previous point estimate ranks at least as high as the search's best candidate: kept")
+    return write_calibrated({"provenance": {**old.get("provenance", {}), "last_search": search},
+                             "params": old["params"]}, out_dir)
+
+
+def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/calibration/screen",
+                 config: str | Path = CONFIG_FILE, targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE,
+                 log=print) -> Path:
+    """``sim calibrate --screen``: ``budget`` random perturbations of the point estimate
+    (``out_dir/calibrated.toml``), judged on the screen seeds by the issue's criteria
+    (:func:`calibration.optimise.screen`); the ``confirm_top`` best and the point itself re-run on the
+    confirmation seeds, where the point is replaced only if one ranks higher. The table of every
+    screened set is ``folder/screen.csv``."""
+    from calibration.optimise import LOCAL_SEED0, OptimiseConfig, screen, write_point
+
+    cfg = OptimiseConfig.load(config)
+    tg = load_targets(targets)
+    point = Path(out_dir) / "calibrated.toml"
+    if not point.is_file():
+        raise FileNotFoundError(f"{point}: no point estimate to screen around; run `sim calibrate --optimise` first")
+    old = tomllib.loads(point.read_text(encoding="utf-8"))
+    base = old["params"]
+    log(f"screen: {budget} parameter sets around the point ({len(cfg.free)} free parameters, step "
+        f"{cfg.sigma0:g} of their intervals), {cfg.screen_seeds} seeds each")
+    sets, crit, cand = screen(cfg, tg, base, budget, workers=workers, rng_seed=cfg.cma_seed)
+    i, best, inc = confirm(cand, sets, crit, tg, top=cfg.confirm_top, seeds=cfg.confirm_seeds, workers=workers,
+                           incumbent=base)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    cand.to_csv(Path(folder) / "screen.csv", index=False)
+    prov = {
+        "method": "random screen around the previous point ranked by the issue's criteria (calibration/optimise.py "
+                  "random_screen; intervals and step in calibration/calibration.toml [optimise])",
+        "point_estimate": f"{budget} parameter sets (the previous point and {budget - 1} perturbations) on "
+                          f"{cfg.screen_seeds} seeds ({LOCAL_SEED0}-{LOCAL_SEED0 + cfg.screen_seeds - 1}), the best "
+                          f"{cfg.confirm_top} and the previous point on {cfg.confirm_seeds} more; best by the issue's "
+                          "criteria, then the distance (calibration/criteria.py)",
+        "point_confirm_seeds": _criteria_record(best),
+        "point_distance_fresh_seeds": best.distance,
+        "fresh_seeds": list(range(CONFIRM_SEED0, CONFIRM_SEED0 + cfg.confirm_seeds)),
+        "previous_point_confirm_seeds": _criteria_record(inc),
+        "free_parameters": cfg.free,
+        "budget_points": int(budget),
+        "sigma0": cfg.sigma0,
+        "screen": str(Path(folder) / "screen.csv"),
+    }
+    if inc.rank_key() >= best.rank_key():
+        return _keep_point(old, prov, out_dir, log)
+    prov["replaced_point"] = {**{k: v for k, v in old.get("provenance", {}).items() if not isinstance(v, dict)},
+                              "confirm_seeds": _criteria_record(inc)}
+    log(f"screen: set {i} ranks higher than the point on the confirmation seeds: it becomes the point")
+    return write_point(sets[i], prov, out_dir)
+
+
 def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
                     folder: str | Path = "runs/calibration/optimise", config: str | Path = CONFIG_FILE,
                     targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE, log=print) -> Path:
@@ -252,13 +310,6 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
     if inc is not None:
         prov["previous_point_confirm_seeds"] = _criteria_record(inc)
     if keep:
-        # the existing point ranks at least as high on the same confirmation seeds: keep it, and record
-        # the search beside it
-        old = tomllib.loads(point.read_text(encoding="utf-8"))
-        prov["outcome"] = "previous point kept: it ranks at least as high on the confirmation seeds"
         prov["candidates"] = str(Path(folder) / "candidates.csv")
-        prov["date"] = dt.date.today().isoformat()
-        log("the previous point estimate ranks at least as high as the search's best candidate: kept")
-        return write_calibrated({"provenance": {**old.get("provenance", {}), "last_search": prov},
-                                 "params": old["params"]}, out_dir)
+        return _keep_point(tomllib.loads(point.read_text(encoding="utf-8")), prov, out_dir, log)
     return write_point(params, prov, out_dir)

@@ -7,7 +7,7 @@
     sim report RUN_DIR [--out DIR]
     sim params            (every parameter with its default and range)
     sim validate SCENARIO.toml
-    sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --optimise [--budget N] [--resume] | --reselect | --report | --recovery
+    sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --optimise [--budget N] [--resume] | --screen [--budget N] | --reselect | --report | --recovery
     sim sweep PROBLEM.toml --method sobol|morris -N N [--seeds K] [--workers W | --scheduler tcp://HOST:PORT]
               [--resume] --out DIR
     sim app [--port 8765]  (the teaching app in the browser; needs the 'app' extra)
@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "evaluations in --dir; --resume continues them)")
     c.add_argument("--dir", type=Path, default=Path("runs/calibration/optimise"),
                    help="folder of the CMA-ES state and evaluations (default runs/calibration/optimise)")
+    c.add_argument("--screen", action="store_true", help="random perturbations of the point estimate (--budget of "
+                   "them) judged by the issue's criteria; the best replaces the point only if it ranks higher "
+                   "(table in --dir)")
     c.add_argument("--reselect", action="store_true", help="re-apply the choice of the point estimate to the "
                    "posterior candidates in --out (posterior_candidates.csv), without the ABC history")
     c.add_argument("--report", action="store_true", help="write the posterior-predictive report instead")
@@ -279,6 +282,12 @@ def _calibrate(a: argparse.Namespace) -> int:
 
         out = a.out or Path("runs/calibration/report")
         print(f"wrote {write_calibration_report(out, seeds=a.seeds, workers=a.workers)}")
+        return 0
+    if a.screen:
+        from calibration.run import screen_point
+
+        kw = {"out_dir": a.out} if a.out else {}
+        print(f"wrote {screen_point(budget=a.budget, workers=a.workers, folder=a.dir, log=_log, **kw)}")
         return 0
     if a.optimise:
         from calibration.run import calibrate_point

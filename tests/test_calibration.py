@@ -172,6 +172,7 @@ refine_top = 2
 refine_seeds = 1
 confirm_top = 2
 confirm_seeds = 1
+screen_seeds = 1
 
 [optimise.free]
 exit_rate = [0.03, 0.08]
@@ -229,7 +230,7 @@ def test_optimise_config_refuses_bad_intervals_naming_the_field(tmp_path):
     with pytest.raises(ValueError, match=r"optimise.sigma0"):
         OptimiseConfig.load(bad)
     for setting in ("population_size = 4", "refine_top = 2", "refine_seeds = 1", "confirm_top = 2",
-                    "confirm_seeds = 1"):
+                    "confirm_seeds = 1", "screen_seeds = 1"):
         bad.write_text(TINY_OPTIMISE.replace(setting, setting.split(" = ")[0] + " = 0"))
         with pytest.raises(ValueError, match=rf"optimise\.{setting.split(' = ')[0]}"):
             OptimiseConfig.load(bad)
@@ -404,6 +405,83 @@ def test_a_search_that_does_not_rank_higher_keeps_the_previous_point(tmp_path, m
     assert last["outcome"].startswith("previous point kept") and last["evaluated_points"] == 4
     assert last["previous_point_confirm_seeds"]["t1_cells"] == 8 and last["point_confirm_seeds"]["t1_cells"] == 7
     assert not (tmp_path / "candidates.csv").exists() and (tmp_path / "opt" / "candidates.csv").is_file()
+
+
+def test_random_screen_perturbs_the_free_parameters_inside_their_intervals(tmp_path):
+    from calibration.optimise import OptimiseConfig, random_screen
+
+    f = tmp_path / "c.toml"
+    f.write_text(TINY_OPTIMISE.replace("sigma0 = 0.3", "sigma0 = 0.1"))
+    cfg = OptimiseConfig.load(f)
+    base = {"n_plants_start": 600, "exit_rate": 0.079, "beta_agglomeration": 0.5}
+    sets = random_screen(cfg, base, 400, rng_seed=3)
+    assert len(sets) == 400 and sets[0] == base  # the point itself comes first, unchanged
+    df = pd.DataFrame(sets[1:])
+    assert (df["n_plants_start"] == 600).all()  # parameters that are not free keep their values
+    assert df["exit_rate"].between(0.03, 0.08).all() and (df["exit_rate"] == 0.08).any()  # clipped at the edge
+    # the step is sigma0 in units of the interval: s.d. 0.1 x 1.0 for beta_agglomeration
+    assert df["beta_agglomeration"].std() == pytest.approx(0.1, rel=0.15)
+    assert df["beta_agglomeration"].mean() == pytest.approx(0.5, abs=0.02)
+    assert random_screen(cfg, base, 5, rng_seed=3) == sets[:5]  # reproducible
+    assert random_screen(cfg, base, 5, rng_seed=4)[1] != sets[1]
+    with pytest.raises(ValueError, match="points"):
+        random_screen(cfg, base, 0)
+
+
+def test_screen_replaces_the_point_only_with_a_set_that_ranks_higher(tmp_path, monkeypatch):
+    import calibration.optimise as opt
+    from calibration.criteria import DoneCriteria
+    from calibration.run import screen_point
+
+    cfg_path = tmp_path / "cal.toml"
+    cfg_path.write_text(TINY_OPTIMISE.replace("sigma0 = 0.3", "sigma0 = 0.2"))
+    previous = {"n_plants_start": 600, "exit_rate": 0.05, "beta_agglomeration": 0.5}
+    point = tmp_path / "calibrated.toml"
+    point.write_text('[provenance]\nmethod = "earlier search"\n[params]\nn_plants_start = 600\nexit_rate = 0.05\n'
+                     'beta_agglomeration = 0.5\n')
+    seen = []
+
+    def fake_rescore(sets, seeds, targets, workers=2):  # more agglomeration meets one more T2 group
+        seen.append(seeds[0])
+        return [DoneCriteria(t1_cells=8, t2_groups=5 if s["beta_agglomeration"] > 0.6 else 4, u_shape=8,
+                             lq_directions=1, t5_groups=2, passes=50, distance=40.0) for s in sets]
+
+    monkeypatch.setattr(opt, "rescore", fake_rescore)
+    path = screen_point(budget=12, workers=1, folder=tmp_path / "scr", config=cfg_path, out_dir=tmp_path,
+                        log=lambda *a: None)
+    assert seen == [opt.LOCAL_SEED0, opt.CONFIRM_SEED0]  # screen seeds, then the confirmation seeds
+    doc = tomllib.loads(path.read_text())
+    assert doc["params"]["beta_agglomeration"] > 0.6 and doc["params"]["n_plants_start"] == 600
+    prov = doc["provenance"]
+    assert prov["replaced_point"]["method"] == "earlier search" and prov["budget_points"] == 12
+    assert prov["point_confirm_seeds"]["t2_groups"] == 5 and prov["replaced_point"]["confirm_seeds"]["t2_groups"] == 4
+    table = pd.read_csv(tmp_path / "scr" / "screen.csv")
+    assert len(table) == 12 and table["source"].tolist()[0] == "point"
+    assert {"t1_cells", "criteria_met", "distance", "confirm_t1_cells"} <= set(table.columns)
+
+    # again from the new point: every set now ranks as high as the point at best, so it is kept
+    monkeypatch.setattr(opt, "rescore", lambda sets, seeds, targets, workers=2: [
+        DoneCriteria(t1_cells=8, t2_groups=5, u_shape=8, lq_directions=1, t5_groups=2, passes=50, distance=40.0)
+        for _ in sets])
+    doc2 = tomllib.loads(screen_point(budget=4, workers=1, folder=tmp_path / "scr2", config=cfg_path,
+                                      out_dir=tmp_path, log=lambda *a: None).read_text())
+    assert doc2["params"] == doc["params"] and doc2["provenance"]["last_search"]["outcome"].startswith("previous")
+    assert previous != doc2["params"]
+
+
+def test_tiny_screen_runs_the_model_end_to_end(tmp_path):
+    from calibration.run import screen_point
+
+    cfg_path = tmp_path / "cal.toml"
+    cfg_path.write_text(TINY_OPTIMISE.replace("confirm_top = 2", "confirm_top = 1"))
+    (tmp_path / "calibrated.toml").write_text('[params]\nn_plants_start = 600\nexit_rate = 0.05\n')
+    doc = tomllib.loads(screen_point(budget=3, workers=1, folder=tmp_path / "scr", config=cfg_path, out_dir=tmp_path,
+                                     log=lambda *a: None).read_text())
+    assert doc["params"]["n_plants_start"] == 600 and 0.03 <= doc["params"]["exit_rate"] <= 0.08
+    table = pd.read_csv(tmp_path / "scr" / "screen.csv")
+    assert len(table) == 3 and np.isfinite(table["distance"]).all() and table["passes"].between(0, 67).all()
+    with pytest.raises(FileNotFoundError, match="no point estimate"):
+        screen_point(budget=3, workers=1, folder=tmp_path / "x", config=cfg_path, out_dir=tmp_path / "none")
 
 
 def test_reselect_reapplies_the_point_choice_to_the_shipped_candidates(tmp_path, monkeypatch):

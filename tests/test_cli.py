@@ -104,3 +104,10 @@ def test_calibrate_optimise_refuses_to_resume_nothing_or_overwrite_a_search(tmp_
     assert main(["calibrate", "--optimise", "--dir", str(d)]) == 2
     assert "use --resume" in capsys.readouterr().err
     assert sorted(p.name for p in d.iterdir()) == ["state.pkl"]  # nothing written
+
+
+def test_calibrate_screen_refuses_a_folder_without_a_point(tmp_path, capsys):
+    assert main(["calibrate", "--screen", "--budget", "4", "--out", str(tmp_path / "nowhere"),
+                 "--dir", str(tmp_path / "scr")]) == 2
+    assert "no point estimate to screen around" in capsys.readouterr().err
+    assert not (tmp_path / "scr").exists()  # nothing written
