@@ -233,7 +233,7 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
     old = tomllib.loads(point.read_text(encoding="utf-8"))
     base = old["params"]
     log(f"screen: {budget} parameter sets around the point ({len(cfg.free)} free parameters, step "
-        f"{cfg.sigma0:g} of their intervals), {cfg.screen_seeds} seeds each")
+        f"{cfg.screen_step:g} of their intervals), {cfg.screen_seeds} seeds each")
     sets, crit, cand = screen(cfg, tg, base, budget, workers=workers, rng_seed=cfg.cma_seed)
     i, best, inc = confirm(cand, sets, crit, tg, top=cfg.confirm_top, seeds=cfg.confirm_seeds, workers=workers,
                            incumbent=base)
@@ -252,7 +252,7 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
         "previous_point_confirm_seeds": _criteria_record(inc),
         "free_parameters": cfg.free,
         "budget_points": int(budget),
-        "sigma0": cfg.sigma0,
+        "screen_step": cfg.screen_step,
         "screen": str(Path(folder) / "screen.csv"),
     }
     if inc.rank_key() >= best.rank_key():

@@ -229,6 +229,9 @@ def test_optimise_config_refuses_bad_intervals_naming_the_field(tmp_path):
     bad.write_text(TINY_OPTIMISE.replace("sigma0 = 0.3", "sigma0 = 2"))
     with pytest.raises(ValueError, match=r"optimise.sigma0"):
         OptimiseConfig.load(bad)
+    bad.write_text(TINY_OPTIMISE.replace("screen_seeds = 1", "screen_seeds = 1\nscreen_step = 0"))
+    with pytest.raises(ValueError, match=r"optimise.screen_step: 0.0 must be in \(0, 0.5\]"):
+        OptimiseConfig.load(bad)
     for setting in ("population_size = 4", "refine_top = 2", "refine_seeds = 1", "confirm_top = 2",
                     "confirm_seeds = 1", "screen_seeds = 1"):
         bad.write_text(TINY_OPTIMISE.replace(setting, setting.split(" = ")[0] + " = 0"))
@@ -411,7 +414,7 @@ def test_random_screen_perturbs_the_free_parameters_inside_their_intervals(tmp_p
     from calibration.optimise import OptimiseConfig, random_screen
 
     f = tmp_path / "c.toml"
-    f.write_text(TINY_OPTIMISE.replace("sigma0 = 0.3", "sigma0 = 0.1"))
+    f.write_text(TINY_OPTIMISE.replace("screen_seeds = 1", "screen_seeds = 1\nscreen_step = 0.1"))
     cfg = OptimiseConfig.load(f)
     base = {"n_plants_start": 600, "exit_rate": 0.079, "beta_agglomeration": 0.5}
     sets = random_screen(cfg, base, 400, rng_seed=3)
@@ -419,7 +422,7 @@ def test_random_screen_perturbs_the_free_parameters_inside_their_intervals(tmp_p
     df = pd.DataFrame(sets[1:])
     assert (df["n_plants_start"] == 600).all()  # parameters that are not free keep their values
     assert df["exit_rate"].between(0.03, 0.08).all() and (df["exit_rate"] == 0.08).any()  # clipped at the edge
-    # the step is sigma0 in units of the interval: s.d. 0.1 x 1.0 for beta_agglomeration
+    # the step is screen_step in units of the interval: s.d. 0.1 x 1.0 for beta_agglomeration
     assert df["beta_agglomeration"].std() == pytest.approx(0.1, rel=0.15)
     assert df["beta_agglomeration"].mean() == pytest.approx(0.5, abs=0.02)
     assert random_screen(cfg, base, 5, rng_seed=3) == sets[:5]  # reproducible
@@ -434,7 +437,7 @@ def test_screen_replaces_the_point_only_with_a_set_that_ranks_higher(tmp_path, m
     from calibration.run import screen_point
 
     cfg_path = tmp_path / "cal.toml"
-    cfg_path.write_text(TINY_OPTIMISE.replace("sigma0 = 0.3", "sigma0 = 0.2"))
+    cfg_path.write_text(TINY_OPTIMISE.replace("screen_seeds = 1", "screen_seeds = 1\nscreen_step = 0.2"))
     previous = {"n_plants_start": 600, "exit_rate": 0.05, "beta_agglomeration": 0.5}
     point = tmp_path / "calibrated.toml"
     point.write_text('[provenance]\nmethod = "earlier search"\n[params]\nn_plants_start = 600\nexit_rate = 0.05\n'
