@@ -219,7 +219,10 @@ def confirm(cand: pd.DataFrame, sets: list[dict], screened: list, targets, *, to
     incumbent when ``incumbent_criteria.rank_key() >= criteria.rank_key()``."""
     from calibration.criteria import best_index
 
-    order = sorted(range(len(screened)), key=lambda i: screened[i].rank_key(), reverse=True)[:top]
+    order = sorted(range(len(screened)), key=lambda i: screened[i].rank_key(), reverse=True)
+    if incumbent is not None:  # the incumbent runs on these seeds anyway: not a second time as a candidate
+        order = [i for i in order if sets[i] != incumbent] or order
+    order = order[:top]
     runs = [sets[i] for i in order] + ([incumbent] if incumbent is not None else [])
     crit = rescore(runs, list(range(CONFIRM_SEED0, CONFIRM_SEED0 + seeds)), targets, workers)
     cols = ("distance", "passes", "t1_cells", "criteria_met", "criterion_units")
@@ -336,7 +339,7 @@ def random_screen(config: OptimiseConfig, base: dict[str, Any], points: int, rng
         raise ValueError(f"points: {points}; at least 1")
     rng = np.random.default_rng(rng_seed)
     x0 = config.to_unit(base)
-    sets = [{**base, **config.to_params(x0)}]
+    sets = [{**config.to_params(x0), **base}]  # base itself; a free parameter it lacks at its default
     for _ in range(points - 1):
         sets.append({**base, **config.to_params(x0 + config.screen_step * rng.standard_normal(len(x0)))})
     return sets
