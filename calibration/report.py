@@ -225,8 +225,59 @@ def done_summary(tab: pd.DataFrame, targets, probs: dict | None = None, n_seeds:
         + ": below 0.8 for some groups, so a model can pass 2016 there only by reproducing the 1998-2016 moves, not "
         "by holding the 1998 map. Part of the 1973 state is the 1998 map of each sector's group "
         "(`legacy_sector_1998`), so the 1998 T5 targets are not an independent test.",
+        "",
+        _lq_data_sentence(),
     ]
     return rows
+
+
+def _lq_data_sentence() -> str:
+    from sim.report import LQ_YEARS_ONS, observed_lq_margins
+
+    o = observed_lq_margins()
+    ok = o.loc[o["data_meet_rule"], "sector"]
+    return (f"For T3, the public NUTS-2 GVA data themselves meet the LQ rules for {len(ok)} of {len(o)} sectors "
+            f"({', '.join(ok) or 'none'}), applied to each sector's ONS group from {LQ_YEARS_ONS[0]} to "
+            f"{LQ_YEARS_ONS[1]} (section T3). Where a group's data fail a rule, a model that tracks the data (T2, T5) "
+            "can meet the rule for the sector only by moving the sector against its group's observed pattern, for "
+            "example within a group it shares with another sector.")
+
+
+def lq_data_lines(point: pd.DataFrame | None = None) -> list[str]:
+    """Markdown: the T3 LQ rules applied to the public NUTS-2 data
+    (:func:`calibration.summary.observed_lq_margins`) and, when the point ensemble's per-seed statistics
+    are given, the model's margins on the same footing (each sector's ONS group, 1998-2016; median over
+    the seeds)."""
+    from sim.report import LQ_YEARS_ONS, observed_lq_margins
+
+    o = observed_lq_margins()
+    y0, y1 = LQ_YEARS_ONS
+    n_ok = int(o["data_meet_rule"].sum())
+    model = point is not None and all(f"t3_lq_margin_group_{s}" in point for s in o["sector"])
+    if model:
+        o["model_margin"] = [float(np.nanmedian(point[f"t3_lq_margin_group_{s}"])) for s in o["sector"]]
+        o["agree"] = (o["model_margin"] >= 0) == o["data_meet_rule"]
+    lines = [f"### T3 LQ rules on the public data (ONS GVA, NUTS-2, {y0}-{y1})", "",
+             "The source's LQ facts are for 1995-2015 on TIR districts. Applied to each sector's ONS group "
+             f"in the public NUTS-2 GVA data from {y0} to {y1} (the nearest these data come), the rules hold for "
+             f"**{n_ok} of {len(o)}** sectors. Chemicals (rising) and pharmaceuticals (falling) share a group, whose "
+             "TIR LQ cannot both rise and fall, so at most "
+             f"{len(o) - 1} of {len(o)} can hold at this resolution. Margin: the smallest margin of the rule's "
+             "conditions (positive = the rule holds). BRES: the sector's own TIR minus non-TIR mean LQ in 2015 "
+             "employment (the level part of the rules, by sector)."
+             + (f" On the same footing the model (its groups, {y0}-{y1}, median over the seeds) agrees with the "
+                f"data's verdict for **{int(o['agree'].sum())} of {len(o)}** sectors." if model else ""), "",
+             "| sector | rule | ONS group | TIR LQ " f"{y0} to {y1} | non-TIR LQ {y0} to {y1} | data margin | data meet the rule | "
+             + ("model margin, same footing (point median) | model agrees with the data | " if model else "")
+             + "BRES 2015 TIR minus non-TIR |",
+             "|---|---|---|---|---|---|---|" + ("---|---|" if model else "") + "---|"]
+    for r in o.itertuples():
+        m = f" {r.model_margin:+.3f} | {'yes' if r.agree else 'no'} |" if model else ""
+        lines.append(f"| {r.sector} | {r.rule} | {r.ons_group} | {getattr(r, f'tir_{y0}'):.2f} to "
+                     f"{getattr(r, f'tir_{y1}'):.2f} | {getattr(r, f'nontir_{y0}'):.2f} to {getattr(r, f'nontir_{y1}'):.2f} "
+                     f"| {r.observed_margin:+.3f} | {'yes' if r.data_meet_rule else 'no'} |{m} "
+                     f"{r.bres_2015_tir_minus_nontir:+.2f} |")
+    return lines + [""]
 
 
 def regional_fit(shares: pd.DataFrame) -> pd.DataFrame:
@@ -439,6 +490,8 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
                          f"({r.point_q05:.3g} to {r.point_q95:.3g}) | {pp} | {'PASS' if r.passes else '**MISS**'} "
                          f"| {r.p_pass:.2f} |")
         lines += ["", f"![{g}](targets_{g}.png)", ""]
+        if g == "T3":
+            lines += lq_data_lines(point)
         if g == "T5":
             lines += _misses_lines(fit)
     if post is not None:

@@ -403,6 +403,7 @@ def statistic_names() -> tuple[str, ...]:
               "t2_chemicals_below_concentrated", "t2_area_minus_gva_rise",
               "t3_tir_share_1998", "t3_tir_share_2016", "t3_tir_share_change_1991_2016"]
     names += [f"t3_lq_margin_{s}" for s in S.LQ_RULES]
+    names += [f"t3_lq_margin_group_{s}" for s in S.LQ_RULES]
     names += ["t3_fdi_outside_tir", "t4_ratio_motor_vehicles", "t4_ratio_machinery", "t4_pharma_crash",
               "t4_aerospace_growth_2002_2016", "t4_electronics_2007_vs_2000"]
     names += [f"t5_corr_{k}_{y}" for y in (1998, 2016) for k in S.GROUP_KEY.values()]

@@ -171,3 +171,65 @@ def test_regional_shares_are_each_groups_shares_of_simulated_output():
     got = sh[(sh["seed"] == 1) & (sh["year"] == 2016) & (sh["group"] == "29")].set_index("region")["share"]
     pd.testing.assert_series_equal(got.sort_index(), (by_region / by_region.sum()).sort_index(),
                                    check_names=False, check_index_type=False)
+
+
+def _lq_means(gva: pd.DataFrame, group: str, year: int, tir: pd.Series) -> tuple[float, float]:
+    """Mean LQ of an ONS group over TIR and non-TIR regions, worked out directly from the data file."""
+    x = gva[gva["year"] == year].pivot(index="code", columns="industry_code", values="gva_gbp_m")
+    x = x[["CD-CF (19-21)", "CI (26)", "CJ (27)", "CK (28)", "29", "30"]]  # the six AM groups
+    lq = (x[group] / x.sum(axis=1)) / (x[group].sum() / x.to_numpy().sum())
+    t = tir.reindex(lq.index)
+    return float(lq[t].mean()), float(lq[~t].mean())
+
+
+def test_lq_rules_on_the_public_data_equal_a_hand_computation():
+    from sim.report import LQ_RULES, observed_lq_margins
+
+    gva = pd.read_csv(R.HERE.parent / "sim" / "data" / "observed_gva.csv", dtype={"industry_code": str})
+    tir = pd.read_csv(R.HERE.parent / "sim" / "data" / "regions.csv").set_index("code")["tir"].astype(bool)
+    o = observed_lq_margins().set_index("sector")
+    assert list(o.index) == list(LQ_RULES)
+    t0, n0 = _lq_means(gva, "CK (28)", 1998, tir)
+    t1, n1 = _lq_means(gva, "CK (28)", 2016, tir)
+    m = o.loc["machinery"]
+    assert (m["tir_1998"], m["nontir_1998"], m["tir_2016"], m["nontir_2016"]) == pytest.approx((t0, n0, t1, n1))
+    assert m["observed_margin"] == pytest.approx(min(t1 - n1, t1 - t0))  # rising: above and rising
+    t0, n0 = _lq_means(gva, "29", 1998, tir)
+    t1, n1 = _lq_means(gva, "29", 2016, tir)
+    assert o.loc["motor_vehicles", "observed_margin"] == pytest.approx(min((n1 - n0) - (t1 - t0), t1 - n1))
+    assert (o["data_meet_rule"] == (o["observed_margin"] >= 0)).all()
+    # chemicals (rising) and pharmaceuticals (falling) share CD-CF: its TIR LQ cannot both rise and fall
+    assert not (o.loc["chemicals", "data_meet_rule"] and o.loc["pharmaceuticals", "data_meet_rule"])
+    assert o.loc["chemicals", "tir_2016"] == o.loc["pharmaceuticals", "tir_2016"]
+
+
+def test_group_lq_margins_of_a_run_follow_the_rules_on_its_group_metrics():
+    import sim
+    from calibration.summary import LQ_RULES, SECTOR_GROUP, lq_margin, per_seed_statistics
+    from sim.report import run_metrics
+
+    res = sim.simulate(params={"n_plants_start": 600}, seed=5)
+    stats = per_seed_statistics(res).iloc[0]
+    m = run_metrics(res.panel)
+    lq = m[(m["level"] == "ons_group") & m["metric"].isin(["lq_mean_tir", "lq_mean_nontir"])].set_index(
+        ["industry", "year", "metric"])["value"]
+    for sec, rule in LQ_RULES.items():
+        g = SECTOR_GROUP[sec]
+        want = lq_margin(rule, lq[(g, 1998, "lq_mean_tir")], lq[(g, 2016, "lq_mean_tir")],
+                         lq[(g, 1998, "lq_mean_nontir")], lq[(g, 2016, "lq_mean_nontir")])
+        assert stats[f"t3_lq_margin_group_{sec}"] == pytest.approx(want)
+    assert not (stats["t3_lq_margin_group_chemicals"] > 0 and stats["t3_lq_margin_group_pharmaceuticals"] > 0)
+
+
+def test_report_sets_the_models_lq_margins_against_the_datas():
+    from calibration.summary import LQ_RULES
+
+    point = pd.DataFrame({f"t3_lq_margin_group_{s}": [0.1, 0.3, 0.2] for s in LQ_RULES})
+    text = "\n".join(R.lq_data_lines(point))
+    assert "model margin, same footing" in text and "| +0.200 | " in text  # the median of the seeds
+    # every margin positive: the model agrees with the data where the data meet the rule (2 of 7)
+    assert "agrees with the data's verdict for **2 of 7** sectors" in text
+    assert text.count("| +0.200 | yes |") == 2 and text.count("| +0.200 | no |") == 5
+    assert "rules hold for **2 of 7** sectors" in text
+    assert "model margin" not in "\n".join(R.lq_data_lines(None))
+    assert "public NUTS-2 GVA data themselves meet the LQ rules for 2 of 7" in R._lq_data_sentence()

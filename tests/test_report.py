@@ -94,6 +94,8 @@ def test_write_report_fake_run(fake_run, tmp_path):
     text = out.read_text()
     for s in ("## T1", "## T2", "## T3", "## T5", "target checks pass", "PASS", "MISS", "44.1"):
         assert s in text, s
+    # each LQ rule is set against the same rule on the public data (the sector's ONS group, 1998-2016)
+    assert "data margin, ONS group 1998-2016" in text and "the data meet only 2 of 7 rules" in text
     pngs = sorted(p.name for p in (tmp_path / "rep").glob("*.png"))
     assert {"decomposition.png", "theil_ons_groups.png", "tir_share.png", "lq_change.png", "urban_shares.png",
             "map.png", "regional_shares.png", "theil_sectors.png"} <= set(pngs)
