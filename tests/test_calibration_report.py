@@ -155,6 +155,17 @@ def test_regional_fit_puts_the_moved_region_first_among_the_misses():
     assert top["sim_q05"] == pytest.approx(top["sim_median"])  # the same in every seed: no band
 
 
+def test_median_map_correlation_is_one_for_the_observed_map_and_falls_when_a_region_moves():
+    fit = R.regional_fit(_observed_shares(range(3), shift_region="UKM8", group="CJ (27)", by=-0.03))
+    mm = R.median_map_correlations(fit).set_index(["year", "group"])["corr"]
+    assert len(mm) == 12
+    assert mm.drop((2016, "CJ (27)")).to_numpy() == pytest.approx(1.0)
+    d = fit[(fit["year"] == 2016) & (fit["group"] == "CJ (27)")]
+    assert mm[(2016, "CJ (27)")] == pytest.approx(np.corrcoef(d["observed"], d["observed"] + d["error"])[0, 1])
+    assert mm[(2016, "CJ (27)")] < 0.99
+    assert "median map of 2016 correlates with the observed one: " in "\n".join(R._misses_lines(fit))
+
+
 def test_regional_shares_are_each_groups_shares_of_simulated_output():
     from fake_run import fake_panel
     from sim import observed as obs
