@@ -232,6 +232,7 @@ def done_summary(tab: pd.DataFrame, targets, probs: dict | None = None, n_seeds:
 
 
 def _lq_data_sentence() -> str:
+    """One sentence for the definition-of-done summary: how many LQ rules the public NUTS-2 data meet."""
     from sim.report import LQ_YEARS_ONS, observed_lq_margins
 
     o = observed_lq_margins()
@@ -243,36 +244,60 @@ def _lq_data_sentence() -> str:
             "example within a group it shares with another sector.")
 
 
-def lq_data_lines(point: pd.DataFrame | None = None) -> list[str]:
-    """Markdown: the T3 LQ rules applied to the public NUTS-2 data
-    (:func:`calibration.summary.observed_lq_margins`) and, when the point ensemble's per-seed statistics
-    are given, the model's margins on the same footing (each sector's ONS group, 1998-2016; median over
-    the seeds)."""
-    from sim.report import LQ_YEARS_ONS, observed_lq_margins
+def lq_agreement(point: pd.DataFrame) -> pd.DataFrame:
+    """:func:`sim.report.observed_lq_margins` plus the model's margins on the same footing (statistics
+    ``t3_lq_margin_group_<sector>``, median over the seeds of ``point``) and whether the model's verdict is
+    the data's (``agree``: True, False, or NaN where the model's margin is missing)."""
+    from sim.report import observed_lq_margins
 
     o = observed_lq_margins()
+    o["model_margin"] = [float(np.nanmedian(point[f"t3_lq_margin_group_{s}"])) if point[f"t3_lq_margin_group_{s}"]
+                         .notna().any() else np.nan for s in o["sector"]]
+    o["agree"] = [(m >= 0) == d if np.isfinite(m) else np.nan for m, d in zip(o["model_margin"], o["data_meet_rule"])]
+    return o
+
+
+def _lq_caption(o: pd.DataFrame, model: bool) -> str:
+    from sim.report import LQ_YEARS_ONS
+
     y0, y1 = LQ_YEARS_ONS
-    n_ok = int(o["data_meet_rule"].sum())
-    model = point is not None and all(f"t3_lq_margin_group_{s}" in point for s in o["sector"])
+    text = ("The source's LQ facts are for 1995-2015 on TIR districts. Applied to each sector's ONS group in the "
+            f"public NUTS-2 GVA data from {y0} to {y1} (the nearest these data come), the rules hold for "
+            f"**{int(o['data_meet_rule'].sum())} of {len(o)}** sectors. Chemicals (rising) and pharmaceuticals "
+            "(falling) share a group, whose TIR LQ cannot both rise and fall, so at most "
+            f"{len(o) - 1} of {len(o)} can hold at this resolution (the observed group also includes petroleum, "
+            "SIC 19, which the model does not). Margin: the smallest margin of the rule's conditions (positive = the "
+            "rule holds). BRES: the sector's own TIR minus non-TIR mean LQ in 2015 employment (the level part of "
+            "the rules, by sector).")
     if model:
-        o["model_margin"] = [float(np.nanmedian(point[f"t3_lq_margin_group_{s}"])) for s in o["sector"]]
-        o["agree"] = (o["model_margin"] >= 0) == o["data_meet_rule"]
-    lines = [f"### T3 LQ rules on the public data (ONS GVA, NUTS-2, {y0}-{y1})", "",
-             "The source's LQ facts are for 1995-2015 on TIR districts. Applied to each sector's ONS group "
-             f"in the public NUTS-2 GVA data from {y0} to {y1} (the nearest these data come), the rules hold for "
-             f"**{n_ok} of {len(o)}** sectors. Chemicals (rising) and pharmaceuticals (falling) share a group, whose "
-             "TIR LQ cannot both rise and fall, so at most "
-             f"{len(o) - 1} of {len(o)} can hold at this resolution. Margin: the smallest margin of the rule's "
-             "conditions (positive = the rule holds). BRES: the sector's own TIR minus non-TIR mean LQ in 2015 "
-             "employment (the level part of the rules, by sector)."
-             + (f" On the same footing the model (its groups, {y0}-{y1}, median over the seeds) agrees with the "
-                f"data's verdict for **{int(o['agree'].sum())} of {len(o)}** sectors." if model else ""), "",
-             "| sector | rule | ONS group | TIR LQ " f"{y0} to {y1} | non-TIR LQ {y0} to {y1} | data margin | data meet the rule | "
-             + ("model margin, same footing (point median) | model agrees with the data | " if model else "")
-             + "BRES 2015 TIR minus non-TIR |",
-             "|---|---|---|---|---|---|---|" + ("---|---|" if model else "") + "---|"]
+        known = o[o["agree"].notna()]
+        both_fail = int(((known["model_margin"] < 0) & ~known["data_meet_rule"]).sum())
+        text += (f" On the same footing the model (its groups, {y0}-{y1}, median over the seeds) agrees with the "
+                 f"data's verdict for **{int(known['agree'].astype(bool).sum())} of {len(known)}** sectors, "
+                 f"{both_fail} of them rules that both fail: a model failing every rule would agree on "
+                 f"{int((~o['data_meet_rule']).sum())}, so the margins say more than the count.")
+    return text
+
+
+def lq_data_lines(point: pd.DataFrame | None = None) -> list[str]:
+    """Markdown: the T3 LQ rules applied to the public NUTS-2 data (:func:`sim.report.observed_lq_margins`)
+    and, when the point ensemble's per-seed statistics are given, the model's margins on the same footing
+    (:func:`lq_agreement`)."""
+    from sim.report import LQ_YEARS_ONS, observed_lq_margins
+
+    y0, y1 = LQ_YEARS_ONS
+    model = point is not None and all(f"t3_lq_margin_group_{s}" in point for s in observed_lq_margins()["sector"])
+    o = lq_agreement(point) if model else observed_lq_margins()
+    head = (f"| sector | rule | ONS group | TIR LQ {y0} to {y1} | non-TIR LQ {y0} to {y1} | data margin | "
+            "data meet the rule | " + ("model margin, same footing (point median) | model agrees with the data | "
+                                       if model else "") + "BRES 2015 TIR minus non-TIR |")
+    lines = [f"### T3 LQ rules on the public data (ONS GVA, NUTS-2, {y0}-{y1})", "", _lq_caption(o, model), "",
+             head, "|---|---|---|---|---|---|---|" + ("---|---|" if model else "") + "---|"]
     for r in o.itertuples():
-        m = f" {r.model_margin:+.3f} | {'yes' if r.agree else 'no'} |" if model else ""
+        m = ""
+        if model:
+            m = (f" {r.model_margin:+.3f} | {'yes' if r.agree else 'no'} |" if np.isfinite(r.model_margin)
+                 else " n/a | n/a |")
         lines.append(f"| {r.sector} | {r.rule} | {r.ons_group} | {getattr(r, f'tir_{y0}'):.2f} to "
                      f"{getattr(r, f'tir_{y1}'):.2f} | {getattr(r, f'nontir_{y0}'):.2f} to {getattr(r, f'nontir_{y1}'):.2f} "
                      f"| {r.observed_margin:+.3f} | {'yes' if r.data_meet_rule else 'no'} |{m} "
