@@ -77,6 +77,12 @@ def _criteria_record(c: DoneCriteria) -> dict:
     return {k: (int(v) if isinstance(v, (int, np.integer)) else float(v)) for k, v in r.items()}
 
 
+def _replaced_point(old: dict, scored: dict) -> dict:
+    """Provenance of the point a new one replaces: the top-level entries of the old ``calibrated.toml``'s
+    provenance (nested tables left out) and ``scored``, how it did on the same confirmation seeds."""
+    return {**{k: v for k, v in old.get("provenance", {}).items() if not isinstance(v, dict)}, **scored}
+
+
 def _seeds(first: int, n: int) -> list[int]:
     return list(range(first, first + n))
 
@@ -131,9 +137,8 @@ def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str
         prov["rule_applied"] = f"on {today} {rule_applied}"
     prov["posterior"] = posterior
     if old:  # the point this particle replaced, and how it scored on the same seeds
-        prov["replaced_point"] = {**{k: v for k, v in old.get("provenance", {}).items() if not isinstance(v, dict)},
-                                  **({"distance_fresh_seeds_rechecked": old_c.distance,
-                                      "confirm_seeds": _criteria_record(old_c)} if old_c else {})}
+        prov["replaced_point"] = _replaced_point(old, {"distance_fresh_seeds_rechecked": old_c.distance,
+                                                       "confirm_seeds": _criteria_record(old_c)} if old_c else {})
     return write_calibrated({"provenance": prov, "params": {**cfg.fixed, **sets[i]}}, out_dir)
 
 
@@ -257,8 +262,7 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
     }
     if inc.rank_key() >= best.rank_key():
         return _keep_point(old, prov, out_dir, log)
-    prov["replaced_point"] = {**{k: v for k, v in old.get("provenance", {}).items() if not isinstance(v, dict)},
-                              "confirm_seeds": _criteria_record(inc)}
+    prov["replaced_point"] = _replaced_point(old, {"confirm_seeds": _criteria_record(inc)})
     log(f"screen: set {i} ranks higher than the point on the confirmation seeds: it becomes the point")
     return write_point(sets[i], prov, out_dir)
 

@@ -20,7 +20,7 @@ from sim.report import LQ_RULES, lq_margin
 from sim.results import Results
 
 GROUP_KEY = {"CD-CF (19-21)": "19_21", "CI (26)": "26", "CJ (27)": "27", "CK (28)": "28", "29": "29", "30": "30"}
-SECTOR_GROUP = report.sector_groups()  # sector -> ONS group
+SECTOR_GROUP = obs.sector_to_ons()  # sector -> ONS group
 CONCENTRATED = ("pharmaceuticals", "motor_vehicles", "other_transport", "aerospace")
 DISPERSED = ("computers_electronics_optical", "machinery", "electrical_equipment")
 

@@ -474,11 +474,6 @@ def lq_margin(rule: str, t0, t1, n0, n1):
     return np.minimum(t1 - n1, t1 - t0)  # rising: TIR above non-TIR and rising
 
 
-def sector_groups() -> dict[str, str]:
-    """Model sector -> its ONS industry group (``sectors.csv``)."""
-    return {r.code: str(r.ons_group) for r in datasets.load_sectors().itertuples()}
-
-
 @functools.cache
 def _observed_lq_margins() -> pd.DataFrame:
     """:func:`observed_lq_margins`, computed once per process (the observed data do not change)."""
@@ -486,7 +481,7 @@ def _observed_lq_margins() -> pd.DataFrame:
     lq = o[o["metric"].isin(["lq_mean_tir", "lq_mean_nontir"])].set_index(
         ["measure", "level", "industry", "year", "metric"])["value"]
     y0, y1 = LQ_YEARS_ONS
-    groups = sector_groups()
+    groups = obs.sector_to_ons()
     rows = []
     for sec, rule in LQ_RULES.items():
         g = groups[sec]
