@@ -18,6 +18,7 @@ import datetime as dt
 import math
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -265,6 +266,63 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
     prov["replaced_point"] = _replaced_point(old, {"confirm_seeds": _criteria_record(inc)})
     log(f"screen: set {i} ranks higher than the point on the confirmation seeds: it becomes the point")
     return write_point(sets[i], prov, out_dir)
+
+
+def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, config: str | Path = CONFIG_FILE,
+               targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE, log=print) -> Path:
+    """``sim calibrate --try NAME=VALUE ...``: a hand-set change of the point estimate
+    (``out_dir/calibrated.toml``), such as the value of a new mechanism's parameter found by probes,
+    judged against the point itself on the same ``confirm_seeds`` confirmation seeds by the issue's
+    criteria; it becomes the point only if it ranks higher. The changes are validated (names and
+    ranges, :func:`sim.params.make_params`) before anything runs; ``why`` goes into the provenance."""
+    from calibration.optimise import OptimiseConfig, rescore, write_point
+    from sim.params import make_params
+
+    if not changes:
+        raise ValueError("--try: give at least one NAME=VALUE")
+    cfg = OptimiseConfig.load(config)
+    tg = load_targets(targets)
+    point = Path(out_dir) / "calibrated.toml"
+    if not point.is_file():
+        raise FileNotFoundError(f"{point}: no point estimate to change; run `sim calibrate --optimise` first")
+    old = tomllib.loads(point.read_text(encoding="utf-8"))
+    base = old["params"]
+    current = make_params(base)
+    changed_p = make_params({**base, **changes})  # refuses an unknown name or a value out of range, naming it
+    for k, v in changes.items():
+        want = type(getattr(current, k))
+        ok = isinstance(v, bool) if want is bool else (
+            isinstance(v, (int, float)) and not isinstance(v, bool) and (want is float or float(v).is_integer()))
+        if not ok:
+            raise ValueError(f"--try {k}={v!r}: expected {'true or false' if want is bool else 'a number'} "
+                             f"({want.__name__})")
+    same = sorted(k for k in changes if getattr(current, k) == getattr(changed_p, k))
+    if same:
+        raise ValueError(f"--try: {', '.join(same)} already at that value in {point} (or by default); "
+                         "give only changes")
+    changes = {k: getattr(changed_p, k) for k in changes}  # the validated values, in the field's type
+    new = {**base, **changes}
+    seeds = _seeds(CONFIRM_SEED0, cfg.confirm_seeds)
+    log(f"try: {', '.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in changes.items())} "
+        f"against the point on {len(seeds)} confirmation seeds ({seeds[0]}-{seeds[-1]})")
+    changed, inc = rescore([new, base], seeds, tg, workers)
+    prov = {
+        "method": "a hand-set change of the previous point (`sim calibrate --try`), judged against it on the "
+                  "confirmation seeds by the issue's criteria, then the distance (calibration/criteria.py)",
+        "changes": changes,
+        "changed_from": {k: getattr(current, k) for k in changes},
+        "changed_from_default": sorted(k for k in changes if k not in base),
+        "why": why or "(not given)",
+        "point_confirm_seeds": _criteria_record(changed),
+        "point_distance_fresh_seeds": changed.distance,
+        "fresh_seeds": seeds,
+        "previous_point_confirm_seeds": _criteria_record(inc),
+    }
+    if inc.rank_key() >= changed.rank_key():
+        return _keep_point(old, prov, out_dir, log)
+    prov["replaced_point"] = _replaced_point(old, {"confirm_seeds": _criteria_record(inc)})
+    log("try: the changed point ranks higher on the confirmation seeds: it becomes the point")
+    return write_point(new, prov, out_dir)
 
 
 def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,

@@ -7,7 +7,8 @@
     sim report RUN_DIR [--out DIR]
     sim params            (every parameter with its default and range)
     sim validate SCENARIO.toml
-    sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --optimise [--budget N] [--resume] | --screen [--budget N] | --reselect | --report | --recovery
+    sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --optimise [--budget N] [--resume] | --screen [--budget N] | --try NAME=VALUE... [--why TEXT]
+                  | --reselect | --report | --recovery
     sim sweep PROBLEM.toml --method sobol|morris -N N [--seeds K] [--workers W | --scheduler tcp://HOST:PORT]
               [--resume] --out DIR
     sim app [--port 8765]  (the teaching app in the browser; needs the 'app' extra)
@@ -23,7 +24,9 @@ import argparse
 import os
 import sys
 import time
+import tomllib
 from pathlib import Path
+from typing import Any
 
 from sim.params import ParameterError, Params, ranges
 from sim import sweep_cli
@@ -112,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--screen", action="store_true", help="random perturbations of the point estimate (--budget of "
                    "them) judged by the issue's criteria; the best replaces the point only if it ranks higher "
                    "(table in --dir)")
+    c.add_argument("--try", dest="try_", nargs="+", default=None, metavar="NAME=VALUE",
+                   help="a hand-set change of the point estimate (e.g. a new mechanism's parameter), judged "
+                   "against the point on the confirmation seeds; it replaces the point only if it ranks higher")
+    c.add_argument("--why", default="", help="with --try: the reason for the change, kept in the provenance")
     c.add_argument("--reselect", action="store_true", help="re-apply the choice of the point estimate to the "
                    "posterior candidates in --out (posterior_candidates.csv), without the ABC history")
     c.add_argument("--report", action="store_true", help="write the posterior-predictive report instead")
@@ -262,9 +269,30 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
         return _fail(str(e))
 
 
+def _assignments(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` strings as a dict; a value is read as a TOML value (number, boolean, quoted text)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"--try {item!r}: expected NAME=VALUE, e.g. motor_cluster_growth=0.02")
+        if name.strip() in out:
+            raise ValueError(f"--try: {name.strip()} given twice")
+        try:
+            out[name.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise ValueError(f"--try {item!r}: the value must be a number, true/false or quoted text") from None
+    return out
+
+
 def _calibrate(a: argparse.Namespace) -> int:
     if a.scheduler and not a.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
         return _fail(f"--scheduler {a.scheduler!r}: expected an address such as tcp://HOST:PORT")
+    if a.why and not a.try_:
+        return _fail("--why goes with --try NAME=VALUE...")
+    others = [f for f in ("optimise", "screen", "reselect", "report", "recovery", "resume") if getattr(a, f)]
+    if a.try_ and others:
+        return _fail(f"--try cannot be combined with --{', --'.join(others)}")
     if a.recovery:
         from calibration.recovery import recovery
 
@@ -282,6 +310,12 @@ def _calibrate(a: argparse.Namespace) -> int:
 
         out = a.out or Path("runs/calibration/report")
         print(f"wrote {write_calibration_report(out, seeds=a.seeds, workers=a.workers)}")
+        return 0
+    if a.try_:
+        from calibration.run import try_change
+
+        kw = {"out_dir": a.out} if a.out else {}
+        print(f"wrote {try_change(_assignments(a.try_), why=a.why, workers=a.workers, log=_log, **kw)}")
         return 0
     if a.screen:
         from calibration.run import screen_point

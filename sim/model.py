@@ -27,6 +27,7 @@ from sim.policy import PolicySchedule
 from sim.scenario import Scenario
 
 SME_THRESHOLD = 250.0  # employees
+_MOTOR = ds.SECTOR_CODES.index("motor_vehicles")  # the sector of localisation growth (ODD 7.1)
 EVENT_KINDS = ("open", "close", "acquire")
 EVENT_CAUSES = ("startup", "spinoff", "foreign_entry", "relocation", "anchor_oem", "exit", "acquisition")
 _KIND = {k: i for i, k in enumerate(EVENT_KINDS)}
@@ -269,7 +270,8 @@ class AMModel(mesa.Model):
     # ------------------------------------------------------------------ mechanism wrappers
     def _compete(self, lp: np.ndarray) -> np.ndarray:
         """Replicator competition on productivity, growth shocks and mean reversion of plant size,
-        then the sector's demand shared by weight; returns the sector totals of the new weights."""
+        localisation growth of motor-vehicle plants (from ``motor_cluster_start``), then the sector's
+        demand shared by weight; returns the sector totals of the new weights."""
         pl, p = self.plants, self.p
         if p.demand_on:
             w = demand.replicator(pl.weight, None, pl.sector, self.S, p.replicator_strength, lp=lp)
@@ -277,10 +279,13 @@ class AMModel(mesa.Model):
             above = demand.consolidating_reversion(p.size_reversion, self.scale_intensive, self.year,
                                                    p.scale_consolidation, p.consolidation_start, pl.sector,
                                                    pl.birth_year, p.consolidation_vintage)
-            pl.set("weight", demand.size_dynamics(w, pl.sector, self.S, p.size_reversion, p.size_shock_sd, u,
-                                                  age=self.year - pl.birth_year, age_effect=p.age_growth,
-                                                  site_cost=self.cost[pl.region] if p.site_constraint else None,
-                                                  site_constraint=p.site_constraint, reversion_above=above))
+            w = demand.size_dynamics(w, pl.sector, self.S, p.size_reversion, p.size_shock_sd, u,
+                                     age=self.year - pl.birth_year, age_effect=p.age_growth,
+                                     site_cost=self.cost[pl.region] if p.site_constraint else None,
+                                     site_constraint=p.site_constraint, reversion_above=above)
+            if self.year >= p.motor_cluster_start:
+                w = demand.localisation_growth(w, pl.region, pl.sector, self.R, _MOTOR, p.motor_cluster_growth)
+            pl.set("weight", w)
         return self._allocate()
 
     def _innovate(self, yp, lp: np.ndarray, sme: np.ndarray, wsum: np.ndarray) -> np.ndarray:

@@ -67,6 +67,11 @@ class Params(BaseModel):
     consolidation_start: float = _p(1990.0, 1973.0, 2016.0, "year from which scale_consolidation applies")
     consolidation_vintage: float = _p(1900.0, 1900.0, 2016.0, "plants born before this year take no part in "
                                                              "scale_consolidation (older plants)")
+    motor_cluster_growth: float = _p(0.0, 0.0, 0.1, "yearly growth of the log capacity of a motor-vehicle plant per unit "
+                                                    "log share of its region in the sector's capacity (relative to the "
+                                                    "sector's plants), from motor_cluster_start on: just-in-time supply "
+                                                    "concentrates assembly in the main motor regions (0 = none)")
+    motor_cluster_start: float = _p(1998.0, 1973.0, 2016.0, "year from which motor_cluster_growth applies")
     size_shock_sd: float = _p(0.2, 0.0, 1.0, "s.d. of the yearly idiosyncratic shock to log plant capacity (Gibrat)")
     site_constraint: float = _p(0.0, 0.0, 0.2, "yearly fall of log capacity per unit of regional cost (plants on "
                                                "crowded, costly sites cannot expand in place)")

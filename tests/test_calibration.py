@@ -528,3 +528,50 @@ def test_reselect_reapplies_the_point_choice_to_the_shipped_candidates(tmp_path,
     with pytest.raises(ValueError, match="beta_agglomeration"):
         reselect(out_dir=tmp_path, config=cfg_path, workers=1, log=lambda *a: None)
     assert (tmp_path / "calibrated.toml").read_text() == before
+
+
+def test_try_adopts_a_hand_set_change_only_if_it_ranks_higher_on_the_confirmation_seeds(tmp_path, monkeypatch):
+    import calibration.optimise as opt
+    from calibration.criteria import DoneCriteria
+    from calibration.run import try_change
+
+    cfg_path = tmp_path / "cal.toml"
+    cfg_path.write_text(TINY_OPTIMISE.replace("confirm_seeds = 1", "confirm_seeds = 5"))
+    point = tmp_path / "calibrated.toml"
+    point.write_text('[provenance]\nmethod = "earlier search"\n[params]\nn_plants_start = 600\nexit_rate = 0.05\n')
+    seen = []
+
+    def fake_rescore(sets, seeds, targets, workers=2):  # the motor mechanism meets one more T2 group
+        seen.append((len(sets), list(seeds)))
+        return [DoneCriteria(t1_cells=8, t2_groups=6 if s.get("motor_cluster_growth", 0) > 0 else 5, u_shape=8,
+                             lq_directions=1, t5_groups=2, passes=50, distance=40.0) for s in sets]
+
+    monkeypatch.setattr(opt, "rescore", fake_rescore)
+    quiet = lambda *a: None  # noqa: E731
+    doc = tomllib.loads(try_change({"motor_cluster_growth": 0.02}, why="probes", config=cfg_path, out_dir=tmp_path,
+                                   workers=1, log=quiet).read_text())
+    assert seen == [(2, list(range(opt.CONFIRM_SEED0, opt.CONFIRM_SEED0 + 5)))]  # changed and previous point
+    assert doc["params"] == {"n_plants_start": 600, "exit_rate": 0.05, "motor_cluster_growth": 0.02}
+    prov = doc["provenance"]
+    assert prov["changes"] == {"motor_cluster_growth": 0.02} and prov["changed_from"] == {
+        "motor_cluster_growth": 0.0} and prov["changed_from_default"] == ["motor_cluster_growth"]
+    assert prov["why"] == "probes"
+    assert prov["point_confirm_seeds"]["t2_groups"] == 6 and prov["replaced_point"]["method"] == "earlier search"
+    assert prov["replaced_point"]["confirm_seeds"]["t2_groups"] == 5
+
+    # a change that does not rank higher leaves the point as it was, with the trial recorded
+    doc2 = tomllib.loads(try_change({"exit_rate": 0.06}, config=cfg_path, out_dir=tmp_path, workers=1,
+                                    log=quiet).read_text())
+    assert doc2["params"] == doc["params"] and doc2["provenance"]["last_search"]["outcome"].startswith("previous")
+    assert doc2["provenance"]["last_search"]["changes"] == {"exit_rate": 0.06}
+
+    # refused before anything runs: out of range, unknown, no change at all
+    before = point.read_text()
+    for bad, msg in [({"motor_cluster_growth": 0.5}, "allowed range 0 to 0.1"), ({"motr": 1.0}, "unknown parameter"),
+                     ({"exit_rate": 0.05}, "exit_rate already at that value"), ({}, "at least one"),
+                     ({"exit_rate": 0.07, "motor_cluster_start": 1998}, "motor_cluster_start already"),  # the default
+                     ({"scale_consolidation": True}, "expected a number"), ({"exit_rate": "0.06"}, "expected a number"),
+                     ({"demand_on": 1}, "expected true or false"), ({"n_plants_start": 700.5}, "n_plants_start: Input should be a valid integer")]:
+        with pytest.raises(ValueError, match=msg):
+            try_change(bad, config=cfg_path, out_dir=tmp_path, workers=1, log=quiet)
+    assert len(seen) == 2 and point.read_text() == before

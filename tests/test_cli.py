@@ -111,3 +111,21 @@ def test_calibrate_screen_refuses_a_folder_without_a_point(tmp_path, capsys):
                  "--dir", str(tmp_path / "scr")]) == 2
     assert "no point estimate to screen around" in capsys.readouterr().err
     assert not (tmp_path / "scr").exists()  # nothing written
+
+
+def test_calibrate_try_refuses_bad_changes_before_running(tmp_path, capsys):
+    point = tmp_path / "calibrated.toml"
+    point.write_text('[params]\nn_plants_start = 600\n')
+    for args, msg in [(["motor_cluster_growth=0.5"], "params.motor_cluster_growth"),
+                      (["motor_cluster_growth"], "expected NAME=VALUE"),
+                      (["motor_cluster_growth=abc"], "must be a number"),
+                      (["not_a_parameter=1"], "unknown parameter"),
+                      (["exit_rate=0.06", "exit_rate=0.07"], "exit_rate given twice"),
+                      (["exit_rate=0.06", "--report"], "cannot be combined with --report")]:
+        assert main(["calibrate", "--try", *args, "--out", str(tmp_path)]) == 2
+        assert msg in capsys.readouterr().err
+    assert point.read_text() == '[params]\nn_plants_start = 600\n'  # nothing written
+    assert main(["calibrate", "--try", "exit_rate=0.05", "--out", str(tmp_path / "none")]) == 2
+    assert "no point estimate to change" in capsys.readouterr().err
+    assert main(["calibrate", "--report", "--why", "because", "--out", str(tmp_path)]) == 2
+    assert "--why goes with --try" in capsys.readouterr().err

@@ -305,3 +305,42 @@ def test_removing_reversion_above_the_mean_lets_the_largest_plants_pull_away():
     a = demand.size_dynamics(w0, sec, 2, 0.1, 0.2, u)
     assert np.array_equal(a, demand.size_dynamics(w0, sec, 2, 0.1, 0.2, u, reversion_above=0.1))
     assert np.allclose(a, demand.size_dynamics(w0, sec, 2, 0.1, 0.2, u, reversion_above=np.full(6, 0.1)))
+
+
+def test_localisation_growth_matches_a_hand_worked_example():
+    """Mechanism 1c: three plants of sector 1 in regions 0, 0 and 1 (capacity 3 + 1 in region 0, 4 in
+    region 1 of 8: shares 1/2 and 1/2), and a plant of sector 0. Equal shares: nothing moves. Region 0
+    with 6 of 8 (shares 3/4 and 1/4): the log shares are ln 3/4, ln 3/4, ln 1/4, their mean over the
+    sector's plants ln(9/64)/3, so each plant of region 0 grows by 0.1 (ln 3/4 - ln(9/64)/3) in log
+    capacity and the plant of region 1 by 0.1 (ln 1/4 - ln(9/64)/3)."""
+    region = np.array([0, 0, 1, 1])
+    sector = np.array([1, 1, 1, 0])
+    w = np.array([3.0, 1.0, 4.0, 5.0])
+    same = demand.localisation_growth(w, region, sector, 2, 1, 0.1)
+    np.testing.assert_allclose(same, w)
+    w = np.array([5.0, 1.0, 2.0, 5.0])
+    out = demand.localisation_growth(w, region, sector, 2, 1, 0.1)
+    m = np.log(9 / 64) / 3
+    np.testing.assert_allclose(np.log(out[:3] / w[:3]), 0.1 * (np.log([0.75, 0.75, 0.25]) - m))
+    assert out[3] == 5.0 and w.tolist() == [5.0, 1.0, 2.0, 5.0]  # other sectors and the input unchanged
+    assert demand.localisation_growth(w, region, sector, 2, 1, 0.0) is w  # off: the same array
+    assert demand.localisation_growth(w, region, sector, 2, 7, 0.1) is w  # no plant of the sector
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.floats(0.1, 10.0)), min_size=2, max_size=30),
+       st.floats(0.001, 0.1))
+def test_localisation_growth_moves_capacity_towards_the_sectors_largest_region(plants, strength):
+    """The region holding most of the sector's capacity never loses share to the others, and a region's
+    plants keep their relative sizes (the term is the same for every plant of a region)."""
+    region = np.array([r for r, _ in plants])
+    w = np.array([x for _, x in plants])
+    sector = np.zeros(len(w), int)
+    out = demand.localisation_growth(w, region, sector, 4, 0, strength)
+    before = np.bincount(region, weights=w, minlength=4) / w.sum()
+    after = np.bincount(region, weights=out, minlength=4) / out.sum()
+    top = int(np.argmax(before))
+    assert after[top] >= before[top] - 1e-12
+    for r in np.unique(region):
+        k = region == r
+        np.testing.assert_allclose(out[k] / out[k].sum(), w[k] / w[k].sum())

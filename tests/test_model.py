@@ -278,3 +278,28 @@ def test_consolidation_concentrates_scale_intensive_output_after_its_start_only(
     assert np.array_equal(before0, before1)
     assert top_size1 > top_size0 + 0.4  # the 95th percentile of log size, above the sector mean
     assert top1 > top0 + 0.05  # output share of the 10 largest plants
+
+
+def test_motor_localisation_concentrates_motor_output_in_its_main_regions_after_its_start_only():
+    """Mechanism 1c: localisation growth from 2000 leaves the run unchanged to 1999 (same seed), then
+    moves motor-vehicle output towards the regions that hold most of it (a higher Theil index of the
+    sector's regional output against total AM output; the index written out here)."""
+
+    def run(g):
+        m = AMModel(rng=11, **SMALL, motor_cluster_growth=g, motor_cluster_start=2000)
+        for _ in range(1999 - 1973):
+            m.step()
+        before = m.plants.weight.copy()
+        m.step()  # 2000: the first year with the mechanism
+        first = m.plants.weight.copy()
+        m.run_model()
+        out, _, _ = m._region_sector_totals()
+        mv = ds.SECTOR_CODES.index("motor_vehicles")
+        share, ref = out[:, mv] / out[:, mv].sum(), out.sum(axis=1) / out.sum()
+        return before, first, float(np.sum(share[share > 0] * np.log(share[share > 0] / ref[share > 0])))
+
+    before0, first0, theil0 = run(0.0)
+    before1, first1, theil1 = run(0.05)
+    assert np.array_equal(before0, before1)
+    assert not np.array_equal(first0, first1)  # it acts from its start year, not the year after
+    assert theil1 > theil0 + 0.1
