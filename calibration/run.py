@@ -221,6 +221,14 @@ def _keep_point(old: dict, search: dict, out_dir: str | Path, log) -> Path:
                              "params": old["params"]}, out_dir)
 
 
+def _read_point(out_dir: str | Path, purpose: str) -> tuple[Path, dict]:
+    """``out_dir/calibrated.toml`` and its parsed content; a missing file is refused, naming ``purpose``."""
+    point = Path(out_dir) / "calibrated.toml"
+    if not point.is_file():
+        raise FileNotFoundError(f"{point}: no point estimate {purpose}; run `sim calibrate --optimise` first")
+    return point, tomllib.loads(point.read_text(encoding="utf-8"))
+
+
 def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/calibration/screen",
                  config: str | Path = CONFIG_FILE, targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE,
                  log=print) -> Path:
@@ -233,10 +241,7 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
 
     cfg = OptimiseConfig.load(config)
     tg = load_targets(targets)
-    point = Path(out_dir) / "calibrated.toml"
-    if not point.is_file():
-        raise FileNotFoundError(f"{point}: no point estimate to screen around; run `sim calibrate --optimise` first")
-    old = tomllib.loads(point.read_text(encoding="utf-8"))
+    point, old = _read_point(out_dir, "to screen around")
     base = old["params"]
     log(f"screen: {budget} parameter sets around the point ({len(cfg.free)} free parameters, step "
         f"{cfg.screen_step:g} of their intervals), {cfg.screen_seeds} seeds each")
@@ -282,10 +287,7 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
         raise ValueError("--try: give at least one NAME=VALUE")
     cfg = OptimiseConfig.load(config)
     tg = load_targets(targets)
-    point = Path(out_dir) / "calibrated.toml"
-    if not point.is_file():
-        raise FileNotFoundError(f"{point}: no point estimate to change; run `sim calibrate --optimise` first")
-    old = tomllib.loads(point.read_text(encoding="utf-8"))
+    point, old = _read_point(out_dir, "to change")
     base = old["params"]
     current = make_params(base)
     changed_p = make_params({**base, **changes})  # refuses an unknown name or a value out of range, naming it
