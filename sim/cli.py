@@ -293,6 +293,7 @@ def _calibrate(a: argparse.Namespace) -> int:
     others = [f for f in ("optimise", "screen", "reselect", "report", "recovery", "resume") if getattr(a, f)]
     if a.try_ and others:
         return _fail(f"--try cannot be combined with --{', --'.join(others)}")
+    kw = {"out_dir": a.out} if a.out else {}  # where calibrated.toml is read and written (default calibration/)
     if a.recovery:
         from calibration.recovery import recovery
 
@@ -302,7 +303,6 @@ def _calibrate(a: argparse.Namespace) -> int:
     if a.reselect:
         from calibration.run import reselect
 
-        kw = {"out_dir": a.out} if a.out else {}
         print(f"wrote {reselect(workers=a.workers, log=_log, **kw)}")
         return 0
     if a.report:
@@ -314,13 +314,11 @@ def _calibrate(a: argparse.Namespace) -> int:
     if a.try_:
         from calibration.run import try_change
 
-        kw = {"out_dir": a.out} if a.out else {}
         print(f"wrote {try_change(_assignments(a.try_), why=a.why, workers=a.workers, log=_log, **kw)}")
         return 0
     if a.screen:
         from calibration.run import screen_point
 
-        kw = {"out_dir": a.out} if a.out else {}
         print(f"wrote {screen_point(budget=a.budget, workers=a.workers, folder=a.dir, log=_log, **kw)}")
         return 0
     if a.optimise:
@@ -331,7 +329,6 @@ def _calibrate(a: argparse.Namespace) -> int:
             return _fail(f"--resume: no optimiser state at {state}")
         if not a.resume and state.exists():
             return _fail(f"--dir {a.dir} holds an optimisation; use --resume to continue it, or choose another --dir")
-        kw = {"out_dir": a.out} if a.out else {}
         print(f"wrote {calibrate_point(budget=a.budget, resume=a.resume, workers=a.workers, folder=a.dir, log=_log, **kw)}")
         return 0
     from calibration.run import calibrate
@@ -340,7 +337,6 @@ def _calibrate(a: argparse.Namespace) -> int:
         return _fail(f"--resume: no calibration history at {a.db}")
     if not a.resume and a.db.exists():
         return _fail(f"--db {a.db} exists; use --resume to continue it, or choose another --db")
-    kw = {"out_dir": a.out} if a.out else {}
     path = calibrate(budget=a.budget, resume=a.resume, scheduler=a.scheduler, workers=a.workers, db=a.db,
                      population_size=a.population, generations=a.generations, log=_log, **kw)
     print(f"wrote {path}")
