@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from calibration.abc import HERE, CalibrationConfig  # noqa: E402
+from calibration.optimise import REPORT_SEED0  # noqa: E402
 from calibration.summary import per_seed_statistics  # noqa: E402
 from calibration.targets import load_targets  # noqa: E402
 
@@ -467,7 +468,7 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     targets = load_targets()
     cfg = CalibrationConfig.load()
     point_p = calibrated_params(calib_dir / "calibrated.toml")
-    s = list(range(1000, 1000 + seeds))  # seeds not used during calibration
+    s = list(range(REPORT_SEED0, REPORT_SEED0 + seeds))  # seeds not used during calibration
     point, shares = ensemble([point_p] * seeds, s, workers)
     pred = None
     if (calib_dir / "posterior.csv").is_file():
@@ -485,7 +486,14 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     if post is not None:
         _posterior_figure(post, cfg, out / "posterior.png", prov.get("posterior", {}).get("priors"))
     lines = ["# Calibration report", "", f"Point estimate from `calibration/calibrated.toml` ({prov.get('date', '?')}): "
-             f"{prov.get('method', '?')}; {prov.get('point_estimate', '')}."]
+             f"{prov.get('method', '?')}" + (f"; {prov['point_estimate']}" if prov.get("point_estimate") else "") + "."]
+    if prov.get("changes"):
+        was = prov.get("changed_from", {})
+        def fmt(v):
+            return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+        lines.append("Changed: " + ", ".join(f"{k} = {fmt(v)}" + (f" (from {fmt(was[k])})" if k in was else "")
+                                             for k, v in prov["changes"].items()) + f"; why: {prov.get('why', '?')}")
     if "evaluated_points" in prov:
         lines.append(f"Search: {prov['evaluated_points']} parameter points x {len(prov['seeds_per_point'])} seeds, "
                      f"{prov['generations']} generations, {len(prov.get('free_parameters', []))} free parameters; "
@@ -495,13 +503,16 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
         was = rp.get("confirm_seeds", {})
         lines.append(f"It replaced the point of: {rp.get('method', '?')}" + (
             f" ({was['t1_cells']} T1 cells, {was['criteria_met']} criteria, {was['passes']} targets passed, distance "
-            f"{was['distance']:.1f} on the same confirmation seeds)" if was else "") + ".")
+            f"{was['distance']:.1f} on the same fresh seeds)" if was else "") + ".")
     ls = prov.get("last_search")
     if ls and ls.get("outcome", "").startswith("previous point kept"):
         got, had = ls.get("point_confirm_seeds", {}), ls.get("previous_point_confirm_seeds", {})
-        lines.append(f"A later search ({ls.get('date', '?')}: {ls.get('evaluated_points', '?')} points, "
-                     f"{len(ls.get('free_parameters', []))} free parameters) did not rank above this point on the "
-                     "confirmation seeds" + (
+        what = (f"A later hand-set change ({ls.get('date', '?')}: "
+                f"{', '.join(f'{k} = {v}' for k, v in ls['changes'].items())})" if "changes" in ls else
+                f"A later search ({ls.get('date', '?')}: {ls.get('evaluated_points', '?')} points, "
+                f"{len(ls.get('free_parameters', []))} free parameters)")
+        n = len(ls.get("fresh_seeds", []))
+        lines.append(f"{what} did not rank above this point on the same {n or ''} fresh seeds".replace("  ", " ") + (
                          f" (its best: {got['t1_cells']} T1 cells, {got['criteria_met']} criteria, "
                          f"{got['passes']} targets passed, distance {got['distance']:.1f}; this point: "
                          f"{had['t1_cells']}, {had['criteria_met']}, {had['passes']}, {had['distance']:.1f})"
@@ -514,7 +525,7 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
                      f"{pp['simulated_points']} points x {len(pp['seeds_per_point'])} seeds, {pp['generations']} "
                      f"generations, {pp['accepted_particles']} particles, final epsilon {pp['final_epsilon']:.1f}, "
                      f"effective sample size {pp['effective_sample_size']:.1f}.")
-    lines += [f"Evaluated here on {seeds} fresh seeds (1000-{999 + seeds}); pass/miss is decided by the point "
+    lines += [f"Evaluated here on {seeds} fresh seeds ({REPORT_SEED0}-{REPORT_SEED0 + seeds - 1}); pass/miss is decided by the point "
               "estimate's median; the posterior-predictive band draws one parameter set from the posterior per seed.",
               "", "## Definition of done (issue 4)", "", *done_summary(tab, targets, probs, seeds), ""]
     for g in ("T1", "T2", "T3", "T4", "T5"):

@@ -277,10 +277,11 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
                targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE, log=print) -> Path:
     """``sim calibrate --try NAME=VALUE ...``: a hand-set change of the point estimate
     (``out_dir/calibrated.toml``), such as the value of a new mechanism's parameter found by probes,
-    judged against the point itself on the same ``confirm_seeds`` confirmation seeds by the issue's
-    criteria; it becomes the point only if it ranks higher. The changes are validated (names and
+    judged against the point itself on the same seeds by the issue's criteria; it becomes the point only if it ranks higher. Both run on ``try_seeds`` seeds from
+    ``TRY_SEED0`` (400...), not on the confirmation seeds: the point was chosen as the best of several
+    candidates on those, so there it looks better than on any other seeds. The changes are validated (names and
     ranges, :func:`sim.params.make_params`) before anything runs; ``why`` goes into the provenance."""
-    from calibration.optimise import OptimiseConfig, rescore, write_point
+    from calibration.optimise import TRY_SEED0, OptimiseConfig, rescore, write_point
     from sim.params import make_params
 
     if not changes:
@@ -304,13 +305,14 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
                          "give only changes")
     changes = {k: getattr(changed_p, k) for k in changes}  # the validated values, in the field's type
     new = {**base, **changes}
-    seeds = _seeds(CONFIRM_SEED0, cfg.confirm_seeds)
+    seeds = _seeds(TRY_SEED0, cfg.try_seeds)
     log(f"try: {', '.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in changes.items())} "
-        f"against the point on {len(seeds)} confirmation seeds ({seeds[0]}-{seeds[-1]})")
+        f"against the point on {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), not those that chose it")
     changed, inc = rescore([new, base], seeds, tg, workers)
     prov = {
-        "method": "a hand-set change of the previous point (`sim calibrate --try`), judged against it on the "
-                  "confirmation seeds by the issue's criteria, then the distance (calibration/criteria.py)",
+        "method": "a hand-set change of the previous point (`sim calibrate --try`), judged against it on "
+                  "try_seeds seeds that did not choose it, by the issue's criteria, then the distance "
+                  "(calibration/criteria.py)",
         "changes": changes,
         "changed_from": {k: getattr(current, k) for k in changes},
         "changed_from_default": sorted(k for k in changes if k not in base),
@@ -323,7 +325,7 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
     if inc.rank_key() >= changed.rank_key():
         return _keep_point(old, prov, out_dir, log)
     prov["replaced_point"] = _replaced_point(old, {"confirm_seeds": _criteria_record(inc)})
-    log("try: the changed point ranks higher on the confirmation seeds: it becomes the point")
+    log(f"try: the changed point ranks higher on seeds {seeds[0]}-{seeds[-1]}: it becomes the point")
     return write_point(new, prov, out_dir)
 
 

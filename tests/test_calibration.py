@@ -237,6 +237,12 @@ def test_optimise_config_refuses_bad_intervals_naming_the_field(tmp_path):
         bad.write_text(TINY_OPTIMISE.replace(setting, setting.split(" = ")[0] + " = 0"))
         with pytest.raises(ValueError, match=rf"optimise\.{setting.split(' = ')[0]}"):
             OptimiseConfig.load(bad)
+    for n in (0, 601):  # --try's seeds (400...) must not reach the report's (1000...)
+        bad.write_text(TINY_OPTIMISE.replace("screen_seeds = 1", f"screen_seeds = 1\ntry_seeds = {n}"))
+        with pytest.raises(ValueError, match=r"optimise\.try_seeds"):
+            OptimiseConfig.load(bad)
+    bad.write_text(TINY_OPTIMISE.replace("screen_seeds = 1", "screen_seeds = 1\ntry_seeds = 600"))
+    assert OptimiseConfig.load(bad).try_seeds == 600
 
 
 def test_abc_prior_around_the_point_estimate_is_a_neighbourhood_inside_the_interval(tmp_path):
@@ -328,6 +334,41 @@ def test_candidates_are_ranked_by_t1_cells_then_criteria_then_distance():
     assert best_index([c(8, passes=54, d=30.0), c(8, passes=56, d=35.0)]) == 1
     assert best_index([c(8, d=36.0), c(8, d=35.0)]) == 1
     assert best_index([c(8, d=math.inf), c(0, d=99.0)]) == 1
+
+
+def test_t1_cells_near_their_edge_are_not_firm():
+    from calibration.criteria import T1_FIRM_MARGIN, done_criteria
+
+    tg = load_targets()
+    stats = _at_observation(tg)
+    assert done_criteria(stats, tg).t1_firm == 8
+    cell = "t1_tir_openings_closures_foreign"
+    tol = next(t.tolerance for t in tg if t.statistic == cell)
+    near = {**stats, cell: stats[cell] + tol - T1_FIRM_MARGIN / 2}  # met, but within half the margin of the edge
+    c = done_criteria(near, tg)
+    assert (c.t1_cells, c.t1_firm) == (8, 7)
+    inside = {**stats, cell: stats[cell] - (tol - T1_FIRM_MARGIN) + 0.01}  # the margin holds on the low side too
+    assert done_criteria(inside, tg).t1_firm == 8
+    out = {**stats, cell: stats[cell] + tol + 0.5}
+    assert (done_criteria(out, tg).t1_cells, done_criteria(out, tg).t1_firm) == (7, 7)
+    # a cell of the wrong sign is neither met nor firm, however close in pp
+    small = next(t for t in tg if t.statistic == "t1_nontir_open_throughout_gb")
+    flipped = {**stats, small.statistic: -small.observed * 0.1}
+    assert done_criteria(flipped, tg).t1_firm == 7
+
+
+def test_among_candidates_equal_on_the_criteria_firm_t1_cells_come_before_units():
+    from calibration.criteria import DoneCriteria, best_index
+
+    def c(firm, t1=8, t2=6, lq=2, t5=2, passes=56, d=30.0):
+        return DoneCriteria(t1_cells=t1, t2_groups=t2, u_shape=8, lq_directions=lq, t5_groups=t5, passes=passes,
+                            distance=d, t1_firm=firm)
+
+    # all 8 cells met firmly beats one more LQ direction with a cell near its edge ...
+    assert best_index([c(7, lq=3, d=25.0), c(8, d=31.0)]) == 1
+    # ... but not a criterion more, nor a T1 cell more
+    assert best_index([c(7, t2=6, lq=6), c(8, t2=4)]) == 0
+    assert best_index([c(8, t1=7), c(6, t1=8)]) == 1
 
 
 def test_choose_records_each_candidates_criteria():
@@ -530,13 +571,14 @@ def test_reselect_reapplies_the_point_choice_to_the_shipped_candidates(tmp_path,
     assert (tmp_path / "calibrated.toml").read_text() == before
 
 
-def test_try_adopts_a_hand_set_change_only_if_it_ranks_higher_on_the_confirmation_seeds(tmp_path, monkeypatch):
+def test_try_adopts_a_hand_set_change_only_if_it_ranks_higher_on_seeds_that_did_not_choose_the_point(
+        tmp_path, monkeypatch):
     import calibration.optimise as opt
     from calibration.criteria import DoneCriteria
     from calibration.run import try_change
 
     cfg_path = tmp_path / "cal.toml"
-    cfg_path.write_text(TINY_OPTIMISE.replace("confirm_seeds = 1", "confirm_seeds = 5"))
+    cfg_path.write_text(TINY_OPTIMISE.replace("confirm_seeds = 1", "confirm_seeds = 5\ntry_seeds = 7"))
     point = tmp_path / "calibrated.toml"
     point.write_text('[provenance]\nmethod = "earlier search"\n[params]\nn_plants_start = 600\nexit_rate = 0.05\n')
     seen = []
@@ -550,7 +592,10 @@ def test_try_adopts_a_hand_set_change_only_if_it_ranks_higher_on_the_confirmatio
     quiet = lambda *a: None  # noqa: E731
     doc = tomllib.loads(try_change({"motor_cluster_growth": 0.02}, why="probes", config=cfg_path, out_dir=tmp_path,
                                    workers=1, log=quiet).read_text())
-    assert seen == [(2, list(range(opt.CONFIRM_SEED0, opt.CONFIRM_SEED0 + 5)))]  # changed and previous point
+    # changed and previous point, on try_seeds seeds clear of the confirmation seeds that chose the point
+    assert seen == [(2, list(range(opt.TRY_SEED0, opt.TRY_SEED0 + 7)))]
+    assert not set(seen[0][1]) & set(range(opt.CONFIRM_SEED0, opt.CONFIRM_SEED0 + 5))
+    assert doc["provenance"]["fresh_seeds"] == seen[0][1]
     assert doc["params"] == {"n_plants_start": 600, "exit_rate": 0.05, "motor_cluster_growth": 0.02}
     prov = doc["provenance"]
     assert prov["changes"] == {"motor_cluster_growth": 0.02} and prov["changed_from"] == {

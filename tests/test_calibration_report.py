@@ -93,7 +93,9 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
     doc["provenance"]["last_search"] = {  # a search that did not beat the point
         "date": "2026-12-03", "evaluated_points": 80, "free_parameters": ["exit_rate", "spinoff_local"],
         "outcome": "previous point kept: it ranks at least as high on the confirmation seeds",
+        "fresh_seeds": [200, 201, 202],
         "point_confirm_seeds": rec, "previous_point_confirm_seeds": {**rec, "criteria_met": 2, "distance": 30.0}}
+    doc["provenance"].update(changes={"exit_rate": 0.06}, changed_from={"exit_rate": 0.05}, why="probes")
     write_calibrated(doc, calib)
     calls = []
 
@@ -112,8 +114,9 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
     assert tab.loc["t3_tir_share_2016", "share_of_seeds_passing"] == 0.5
     assert 0.0 < tab.loc["t3_tir_share_2016", "p_pass"] < 1.0
     assert "| P(pass) |" in text and "share of resamples meeting it" in text
+    assert "Changed: exit_rate = 0.06 (from 0.05); why: probes" in text  # a hand-set point says what changed
     assert ("A later search (2026-12-03: 80 points, 2 free parameters) did not rank above this point on the "
-            "confirmation seeds (its best: 8 T1 cells, 1 criteria, 40 targets passed, distance 50.0; this point: "
+            "same 3 fresh seeds (its best: 8 T1 cells, 1 criteria, 40 targets passed, distance 50.0; this point: "
             "8, 2, 40, 30.0); the point was kept.") in text
     # the median of three 0.30 and three 0.45 is 0.375, within 0.05 of 0.338: every target passes
     assert f"**{len(targets)} of {len(targets)} targets pass**" in text
