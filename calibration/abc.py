@@ -99,6 +99,28 @@ class CalibrationConfig:
                    fixed=fixed, bounds=bounds)
 
 
+def stale_posterior(calib_dir: str | Path = HERE) -> str | None:
+    """Why ``calib_dir/posterior.csv`` no longer belongs to the point estimate beside it, or None.
+
+    ABC-SMC records its run as ``[provenance.posterior]`` in ``calibrated.toml``, with priors centred on
+    the point it started from; a later stage-1 step that replaces the point (``--optimise``,
+    ``--screen``, ``--try``) writes a provenance without that table and leaves ``posterior.csv`` as it
+    was, sampled around the previous point. Drawing from it then mixes the new point's fixed parameters
+    with the old neighbourhood's free ones. None when there is no ``calibrated.toml`` to compare with."""
+    point = Path(calib_dir) / "calibrated.toml"
+    if not point.is_file():
+        return None
+    try:
+        prov = tomllib.loads(point.read_text(encoding="utf-8")).get("provenance", {})
+    except tomllib.TOMLDecodeError:
+        return None
+    if "posterior" in prov:
+        return None
+    return (f"{Path(calib_dir) / 'posterior.csv'} was sampled around an earlier point estimate: {point} has "
+            f"no [provenance.posterior] table (its point comes from: {prov.get('method', '?')}); run "
+            "`sim calibrate` to sample a posterior around it")
+
+
 def at_least(path, name: str, value, minimum: int) -> int:
     """A whole-number setting of a calibration file, refused (naming it) below ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:

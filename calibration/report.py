@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from calibration.abc import HERE, CalibrationConfig  # noqa: E402
+from calibration.abc import HERE, CalibrationConfig, stale_posterior  # noqa: E402
 from calibration.optimise import REPORT_SEED0  # noqa: E402
 from calibration.summary import per_seed_statistics  # noqa: E402
 from calibration.targets import load_targets  # noqa: E402
@@ -471,7 +471,8 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     s = list(range(REPORT_SEED0, REPORT_SEED0 + seeds))  # seeds not used during calibration
     point, shares = ensemble([point_p] * seeds, s, workers)
     pred = None
-    if (calib_dir / "posterior.csv").is_file():
+    stale = stale_posterior(calib_dir) if (calib_dir / "posterior.csv").is_file() else None
+    if (calib_dir / "posterior.csv").is_file() and not stale:
         pred = ensemble_statistics(posterior_draws(seeds, calib_dir / "posterior.csv"), s, workers)
     p_pass, probs = verdict_probabilities(point, targets, n_boot=N_BOOT)
     tab = target_table(point, pred, targets, p_pass)
@@ -481,7 +482,7 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     _regional_figure(fit, 2016, out / "regional_shares_2016.png")
     for g in ("T1", "T2", "T3", "T4", "T5"):
         _figure(tab, g, out / f"targets_{g}.png")
-    post = pd.read_csv(calib_dir / "posterior.csv") if (calib_dir / "posterior.csv").is_file() else None
+    post = pd.read_csv(calib_dir / "posterior.csv") if (calib_dir / "posterior.csv").is_file() and not stale else None
     prov = tomllib.loads((calib_dir / "calibrated.toml").read_text())["provenance"]
     if post is not None:
         _posterior_figure(post, cfg, out / "posterior.png", prov.get("posterior", {}).get("priors"))
@@ -525,8 +526,11 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
                      f"{pp['simulated_points']} points x {len(pp['seeds_per_point'])} seeds, {pp['generations']} "
                      f"generations, {pp['accepted_particles']} particles, final epsilon {pp['final_epsilon']:.1f}, "
                      f"effective sample size {pp['effective_sample_size']:.1f}.")
+    if stale:
+        lines.append(f"No posterior-predictive band or posterior figure: {stale}.")
     lines += [f"Evaluated here on {seeds} fresh seeds ({REPORT_SEED0}-{REPORT_SEED0 + seeds - 1}); pass/miss is decided by the point "
-              "estimate's median; the posterior-predictive band draws one parameter set from the posterior per seed.",
+              "estimate's median" + ("; the posterior-predictive band draws one parameter set from the posterior per seed."
+                                     if pred is not None else "."),
               "", "## Definition of done (issue 4)", "", *done_summary(tab, targets, probs, seeds), ""]
     for g in ("T1", "T2", "T3", "T4", "T5"):
         sub = tab[tab["group"] == g]

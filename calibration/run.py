@@ -78,6 +78,16 @@ def _criteria_record(c: DoneCriteria) -> dict:
     return {k: (int(v) if isinstance(v, (int, np.integer)) else float(v)) for k, v in r.items()}
 
 
+def _stale_posterior_note(point: Path, log) -> Path:
+    """After a stage-1 step replaced the point in ``point``: say so if the posterior beside it is now
+    stale (:func:`calibration.abc.stale_posterior`). Returns ``point``."""
+    from calibration.abc import stale_posterior
+
+    if (point.parent / "posterior.csv").is_file() and (why := stale_posterior(point.parent)):
+        log(f"note: {why}")
+    return point
+
+
 def _replaced_point(old: dict, scored: dict) -> dict:
     """Provenance of the point a new one replaces: the top-level entries of the old ``calibrated.toml``'s
     provenance (nested tables left out) and ``scored``, how it did on the same confirmation seeds."""
@@ -270,7 +280,7 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
         return _keep_point(old, prov, out_dir, log)
     prov["replaced_point"] = _replaced_point(old, {"confirm_seeds": _criteria_record(inc)})
     log(f"screen: set {i} ranks higher than the point on the confirmation seeds: it becomes the point")
-    return write_point(sets[i], prov, out_dir)
+    return _stale_posterior_note(write_point(sets[i], prov, out_dir), log)
 
 
 def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, config: str | Path = CONFIG_FILE,
@@ -326,7 +336,7 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
         return _keep_point(old, prov, out_dir, log)
     prov["replaced_point"] = _replaced_point(old, {"confirm_seeds": _criteria_record(inc)})
     log(f"try: the changed point ranks higher on seeds {seeds[0]}-{seeds[-1]}: it becomes the point")
-    return write_point(new, prov, out_dir)
+    return _stale_posterior_note(write_point(new, prov, out_dir), log)
 
 
 def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
@@ -378,4 +388,4 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
     if keep:
         prov["candidates"] = str(Path(folder) / "candidates.csv")
         return _keep_point(tomllib.loads(point.read_text(encoding="utf-8")), prov, out_dir, log)
-    return write_point(params, prov, out_dir)
+    return _stale_posterior_note(write_point(params, prov, out_dir), log)

@@ -149,6 +149,13 @@ def posterior_draws(n: int, path: str | Path = POSTERIOR_FILE, rng_seed: int = P
         raise CompareError(f"--posterior: no posterior file at {p}; run `sim calibrate` first (it writes "
                            "calibration/posterior.csv), or drop --posterior")
     try:
+        from calibration.abc import stale_posterior
+    except ImportError:
+        stale_posterior = None
+    why = stale_posterior(p.parent) if stale_posterior is not None else None
+    if why:  # a calibrated.toml beside the file whose point the posterior was not drawn around
+        raise CompareError(f"--posterior: {why}; or drop --posterior")
+    try:
         post = pd.read_csv(p)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise CompareError(f"--posterior {p}: not a readable CSV: {e}") from None

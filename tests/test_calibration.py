@@ -590,8 +590,11 @@ def test_try_adopts_a_hand_set_change_only_if_it_ranks_higher_on_seeds_that_did_
 
     monkeypatch.setattr(opt, "rescore", fake_rescore)
     quiet = lambda *a: None  # noqa: E731
+    (tmp_path / "posterior.csv").write_text("exit_rate,weight\n0.05,1\n")  # sampled around the old point
+    said = []
     doc = tomllib.loads(try_change({"motor_cluster_growth": 0.02}, why="probes", config=cfg_path, out_dir=tmp_path,
-                                   workers=1, log=quiet).read_text())
+                                   workers=1, log=said.append).read_text())
+    assert any(m.startswith("note:") and "sampled around an earlier point" in m for m in said)
     # changed and previous point, on try_seeds seeds clear of the confirmation seeds that chose the point
     assert seen == [(2, list(range(opt.TRY_SEED0, opt.TRY_SEED0 + 7)))]
     assert not set(seen[0][1]) & set(range(opt.CONFIRM_SEED0, opt.CONFIRM_SEED0 + 5))

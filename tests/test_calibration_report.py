@@ -1,6 +1,7 @@
 """`sim calibrate --report`: target table, the definition-of-done summary and how firm its verdicts are."""
 
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -81,14 +82,20 @@ def test_target_table_and_done_summary_show_the_verdict_probabilities():
     assert "share of resamples meeting it" in text
 
 
-def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkeypatch):
+def _calib_copy(tmp_path) -> tuple[Path, dict]:
+    """A copy of the shipped posterior in ``tmp_path/calib`` and the shipped calibrated.toml as a dict,
+    for the test to edit and write there."""
     import shutil
 
-    targets = load_targets()
     calib = tmp_path / "calib"
     calib.mkdir()
     shutil.copy(R.HERE / "posterior.csv", calib / "posterior.csv")
-    doc = tomllib.loads((R.HERE / "calibrated.toml").read_text())
+    return calib, tomllib.loads((R.HERE / "calibrated.toml").read_text())
+
+
+def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkeypatch):
+    targets = load_targets()
+    calib, doc = _calib_copy(tmp_path)
     rec = {"t1_cells": 8, "criteria_met": 1, "passes": 40, "distance": 50.0}
     doc["provenance"]["last_search"] = {  # a search that did not beat the point
         "date": "2026-12-03", "evaluated_points": 80, "free_parameters": ["exit_rate", "spinoff_local"],
@@ -127,6 +134,24 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
     assert "| CI (26) | UKJ1 Berkshire, Buckinghamshire and Oxfordshire |" in text
     assert (tmp_path / "out" / "regional_shares_2016.png").is_file()
     assert (tmp_path / "out" / "posterior.png").is_file()
+
+
+def test_report_leaves_out_a_posterior_sampled_around_an_earlier_point(tmp_path, monkeypatch):
+    targets = load_targets()
+    calib, doc = _calib_copy(tmp_path)
+    doc["provenance"] = {"method": "a hand-set change", "date": "2026-12-04"}  # no [provenance.posterior]
+    write_calibrated(doc, calib)
+    calls = []
+
+    def fake_ensemble(param_sets, seeds, workers=2):
+        calls.append(len(param_sets))
+        return _passing_seeds(targets, len(seeds)), _observed_shares(seeds)
+
+    monkeypatch.setattr(R, "ensemble", fake_ensemble)
+    text = R.write_calibration_report(tmp_path / "out", seeds=4, workers=1, calib_dir=calib).read_text()
+    assert calls == [4]  # the point only: no posterior-predictive runs from a stale posterior
+    assert "No posterior-predictive band or posterior figure" in text and "sampled around an earlier point" in text
+    assert not (tmp_path / "out" / "posterior.png").exists()
 
 
 def _observed_shares(seeds, shift_region=None, group=None, by=0.0) -> pd.DataFrame:

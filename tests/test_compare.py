@@ -177,6 +177,19 @@ def test_a_missing_posterior_is_refused_with_a_clear_message(tmp_path):
         posterior_draws(3, tmp_path / "absent.csv")
 
 
+def test_a_posterior_sampled_around_an_earlier_point_is_refused(tmp_path):
+    post = _posterior(tmp_path / "posterior.csv", [{"exit_rate": 0.05, "weight": 1.0}])
+    point = tmp_path / "calibrated.toml"
+    # the point beside it came from a later stage-1 step: no [provenance.posterior] table
+    point.write_text('[provenance]\nmethod = "a hand-set change"\n[params]\nexit_rate = 0.06\n')
+    with pytest.raises(CompareError, match=r"sampled around an earlier point.*a hand-set change.*sim calibrate"):
+        posterior_draws(3, post)
+    # the ABC run that wrote the posterior is recorded with the point: the draws go ahead
+    point.write_text('[provenance]\nmethod = "ABC-SMC"\n[provenance.posterior]\nmethod = "ABC-SMC"\n'
+                     '[params]\nexit_rate = 0.06\n')
+    assert len(posterior_draws(3, post)) == 3
+
+
 def test_posterior_draws_are_shared_by_baseline_and_scenarios_and_override_params_file(tmp_path):
     # the scale comes from the posterior here, so that params_file (which sets a huge scale) must be ignored
     (tmp_path / "cal.toml").write_text('[params]\nn_plants_start = 500000\n')
