@@ -460,6 +460,11 @@ def _misses_lines(fit: pd.DataFrame, year: int = 2016) -> list[str]:
     return [*lines, "", f"![regional shares {year}](regional_shares_{year}.png)", ""]
 
 
+def _fmt(v) -> str:
+    """A provenance value as the report prints it: numbers compactly (``%g``), anything else as is."""
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
 def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2, calib_dir: Path = HERE) -> Path:
     """Evaluate ``calib_dir/calibrated.toml`` (and ``posterior.csv``) against every target."""
     calib_dir = Path(calib_dir)
@@ -470,10 +475,10 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     point_p = calibrated_params(calib_dir / "calibrated.toml")
     s = list(range(REPORT_SEED0, REPORT_SEED0 + seeds))  # seeds not used during calibration
     point, shares = ensemble([point_p] * seeds, s, workers)
-    pred = None
-    stale = stale_posterior(calib_dir) if (calib_dir / "posterior.csv").is_file() else None
-    if (calib_dir / "posterior.csv").is_file() and not stale:
-        pred = ensemble_statistics(posterior_draws(seeds, calib_dir / "posterior.csv"), s, workers)
+    has_post = (calib_dir / "posterior.csv").is_file()
+    stale = stale_posterior(calib_dir) if has_post else None
+    use_post = has_post and not stale
+    pred = ensemble_statistics(posterior_draws(seeds, calib_dir / "posterior.csv"), s, workers) if use_post else None
     p_pass, probs = verdict_probabilities(point, targets, n_boot=N_BOOT)
     tab = target_table(point, pred, targets, p_pass)
     tab.to_csv(out / "targets.csv", index=False)
@@ -482,7 +487,7 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     _regional_figure(fit, 2016, out / "regional_shares_2016.png")
     for g in ("T1", "T2", "T3", "T4", "T5"):
         _figure(tab, g, out / f"targets_{g}.png")
-    post = pd.read_csv(calib_dir / "posterior.csv") if (calib_dir / "posterior.csv").is_file() and not stale else None
+    post = pd.read_csv(calib_dir / "posterior.csv") if use_post else None
     prov = tomllib.loads((calib_dir / "calibrated.toml").read_text())["provenance"]
     if post is not None:
         _posterior_figure(post, cfg, out / "posterior.png", prov.get("posterior", {}).get("priors"))
@@ -490,10 +495,7 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
              f"{prov.get('method', '?')}" + (f"; {prov['point_estimate']}" if prov.get("point_estimate") else "") + "."]
     if prov.get("changes"):
         was = prov.get("changed_from", {})
-        def fmt(v):
-            return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
-
-        lines.append("Changed: " + ", ".join(f"{k} = {fmt(v)}" + (f" (from {fmt(was[k])})" if k in was else "")
+        lines.append("Changed: " + ", ".join(f"{k} = {_fmt(v)}" + (f" (from {_fmt(was[k])})" if k in was else "")
                                              for k, v in prov["changes"].items()) + f"; why: {prov.get('why', '?')}")
     if "evaluated_points" in prov:
         lines.append(f"Search: {prov['evaluated_points']} parameter points x {len(prov['seeds_per_point'])} seeds, "
@@ -509,7 +511,7 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     if ls and ls.get("outcome", "").startswith("previous point kept"):
         got, had = ls.get("point_confirm_seeds", {}), ls.get("previous_point_confirm_seeds", {})
         what = (f"A later hand-set change ({ls.get('date', '?')}: "
-                f"{', '.join(f'{k} = {v}' for k, v in ls['changes'].items())})" if "changes" in ls else
+                f"{', '.join(f'{k} = {_fmt(v)}' for k, v in ls['changes'].items())})" if "changes" in ls else
                 f"A later search ({ls.get('date', '?')}: {ls.get('evaluated_points', '?')} points, "
                 f"{len(ls.get('free_parameters', []))} free parameters)")
         n = len(ls.get("fresh_seeds", []))

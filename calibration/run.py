@@ -287,10 +287,11 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
                targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE, log=print) -> Path:
     """``sim calibrate --try NAME=VALUE ...``: a hand-set change of the point estimate
     (``out_dir/calibrated.toml``), such as the value of a new mechanism's parameter found by probes,
-    judged against the point itself on the same seeds by the issue's criteria; it becomes the point only if it ranks higher. Both run on ``try_seeds`` seeds from
-    ``TRY_SEED0`` (400...), not on the confirmation seeds: the point was chosen as the best of several
-    candidates on those, so there it looks better than on any other seeds. The changes are validated (names and
-    ranges, :func:`sim.params.make_params`) before anything runs; ``why`` goes into the provenance."""
+    judged against the point itself on the same seeds by the issue's criteria; it becomes the point only
+    if it ranks higher. Both run on ``try_seeds`` seeds from ``TRY_SEED0`` (400...), not on the
+    confirmation seeds: the point was chosen as the best of several candidates on those, so there it
+    looks better than on any other seeds. The changes are validated (names and ranges,
+    :func:`sim.params.make_params`) before anything runs; ``why`` goes into the provenance."""
     from calibration.optimise import TRY_SEED0, OptimiseConfig, rescore, write_point
     from sim.params import make_params
 
