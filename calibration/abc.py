@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from calibration.seeds import REPORT_SEED0, VERIFY_SEED0, block_size
 from sim.params import ranges
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +41,7 @@ class CalibrationConfig:
     refine_seeds: int = 6
     confirm_top: int = 3
     confirm_seeds: int = 32
+    verify_seeds: int = 64
     fixed: dict[str, Any] = field(default_factory=dict)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
@@ -96,6 +98,8 @@ class CalibrationConfig:
                    refine_seeds=at_least(path, "calibration.refine_seeds", c.get("refine_seeds", 6), 1),
                    confirm_top=at_least(path, "calibration.confirm_top", c.get("confirm_top", 3), 1),
                    confirm_seeds=at_least(path, "calibration.confirm_seeds", c.get("confirm_seeds", 32), 1),
+                   verify_seeds=block_size(path, "calibration.verify_seeds", c.get("verify_seeds", 64), VERIFY_SEED0,
+                                           REPORT_SEED0),
                    fixed=fixed, bounds=bounds)
 
 

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from calibration.abc import HERE, CalibrationConfig, stale_posterior  # noqa: E402
-from calibration.optimise import REPORT_SEED0  # noqa: E402
+from calibration.seeds import REPORT_SEED0  # noqa: E402
 from calibration.summary import per_seed_statistics  # noqa: E402
 from calibration.targets import load_targets  # noqa: E402
 
@@ -442,6 +442,43 @@ def median_map_correlations(fit: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def regional_moves(shares: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
+    """How much of each ONS group's output changes region between 1998 and 2016, observed and simulated:
+    the dissimilarity index ``0.5 sum_r |s_r,2016 - s_r,1998|`` (the share of output that would have to
+    move to turn one map into the other; Duncan and Duncan 1955), per seed for the model (median and 90%
+    band), and the correlation across regions between the simulated (seeds' median) and the observed
+    changes in share: whether the model's moves go where the data's went. One row per group."""
+    w = shares.pivot_table(index=["seed", "group", "region"], columns="year", values="share", observed=True)
+    if not {1998, 2016} <= set(w.columns):
+        return pd.DataFrame(columns=["group", "observed_moved", "sim_moved", "sim_moved_q05", "sim_moved_q95",
+                                     "direction_corr"])
+    moved = (0.5 * (w[2016] - w[1998]).abs()).groupby(level=["seed", "group"], observed=True).sum()
+    f = fit.pivot_table(index=["group", "region"], columns="year", values=["observed", "sim_median"])
+    rows = []
+    for g, m in moved.groupby(level="group", observed=True):
+        d = f.loc[g]
+        do, ds = d[("observed", 2016)] - d[("observed", 1998)], d[("sim_median", 2016)] - d[("sim_median", 1998)]
+        rows.append({"group": g, "observed_moved": float(0.5 * do.abs().sum()), "sim_moved": float(m.median()),
+                     "sim_moved_q05": float(m.quantile(0.05)), "sim_moved_q95": float(m.quantile(0.95)),
+                     "direction_corr": float(np.corrcoef(do, ds)[0, 1]) if ds.std() > 1e-12 else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _moves_lines(moves: pd.DataFrame) -> list[str]:
+    if moves.empty:
+        return []
+    lines = ["How far the regional map moves, 1998-2016: the share of each group's output that changes region "
+             "(dissimilarity index of the 1998 and 2016 maps; per seed for the model, median and 90% band), and "
+             "the correlation across regions between the simulated changes in share (the seeds' median map) and "
+             "the observed ones.", "",
+             "| group | observed moved % | simulated moved % (90% band) | correlation of the changes |",
+             "|---|---|---|---|"]
+    for r in moves.itertuples():
+        lines.append(f"| {r.group} | {100 * r.observed_moved:.1f} | {100 * r.sim_moved:.1f} ({100 * r.sim_moved_q05:.1f} "
+                     f"to {100 * r.sim_moved_q95:.1f}) | {'n/a' if np.isnan(r.direction_corr) else f'{r.direction_corr:.2f}'} |")
+    return [*lines, ""]
+
+
 def _misses_lines(fit: pd.DataFrame, year: int = 2016) -> list[str]:
     miss = largest_misses(fit, year)
     if miss.empty:
@@ -465,6 +502,21 @@ def _fmt(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
 
 
+def _verification_line(who: str, v: dict) -> str:
+    """One sentence on a verification (:func:`calibration.run._verified`): a challenger that ranked above
+    the point on the confirmation seeds, re-run with the point on seeds that chose neither."""
+    seeds, ch, pt = v.get("seeds", []), v.get("challenger", {}), v.get("previous_point", {})
+    where = (f"{len(seeds)} verification seeds ({seeds[0]}-{seeds[-1]}), which chose neither" if seeds
+             else "verification seeds")
+    score = (f" (there: {ch['t1_cells']} T1 cells, {ch['criteria_met']} criteria, {ch['passes']} targets passed, "
+             f"distance {ch['distance']:.1f}; the point it was checked against: {pt['t1_cells']}, "
+             f"{pt['criteria_met']}, {pt['passes']}, {pt['distance']:.1f})" if ch and pt else "")
+    if v.get("outcome") == "challenger adopted":
+        return f"{who} also ranked above the point it replaced on {where}{score}."
+    return (f"{who} ranked above the point on the confirmation seeds but not on {where}{score}; "
+            "the point was kept.")
+
+
 def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2, calib_dir: Path = HERE) -> Path:
     """Evaluate ``calib_dir/calibrated.toml`` (and ``posterior.csv``) against every target."""
     calib_dir = Path(calib_dir)
@@ -484,6 +536,8 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     tab.to_csv(out / "targets.csv", index=False)
     fit = regional_fit(shares)
     fit.to_csv(out / "regional_shares.csv", index=False)
+    moves = regional_moves(shares, fit)
+    moves.to_csv(out / "regional_moves.csv", index=False)
     _regional_figure(fit, 2016, out / "regional_shares_2016.png")
     for g in ("T1", "T2", "T3", "T4", "T5"):
         _figure(tab, g, out / f"targets_{g}.png")
@@ -508,7 +562,15 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
             f" ({was['t1_cells']} T1 cells, {was['criteria_met']} criteria, {was['passes']} targets passed, distance "
             f"{was['distance']:.1f} on the same fresh seeds)" if was else "") + ".")
     ls = prov.get("last_search")
-    if ls and ls.get("outcome", "").startswith("previous point kept"):
+    checks = [(who, v) for who, v in (("It", prov.get("verification")), ("The posterior's best particle", (
+        prov.get("posterior") or {}).get("best_particle_verification"))) if v]
+    for who, v in checks:
+        lines.append(_verification_line(who, v))
+    if ls and ls.get("verification"):
+        lines.append(_verification_line(
+            f"A later {'search' if 'evaluated_points' in ls or 'budget_points' in ls else 'step'} "
+            f"({ls.get('date', '?')})", ls["verification"]))
+    elif ls and ls.get("outcome", "").startswith("previous point kept"):
         got, had = ls.get("point_confirm_seeds", {}), ls.get("previous_point_confirm_seeds", {})
         what = (f"A later hand-set change ({ls.get('date', '?')}: "
                 f"{', '.join(f'{k} = {_fmt(v)}' for k, v in ls['changes'].items())})" if "changes" in ls else
@@ -551,7 +613,7 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
         if g == "T3":
             lines += lq_data_lines(point)
         if g == "T5":
-            lines += _misses_lines(fit)
+            lines += _misses_lines(fit) + _moves_lines(moves)
     if post is not None:
         lines += ["## Posterior", "", "![posterior](posterior.png)", ""]
     lines += [f"**{int(tab['passes'].sum())} of {len(tab)} targets pass** on the point estimate's {seeds}-seed median "

@@ -25,7 +25,8 @@ import pandas as pd
 
 from calibration.abc import CONFIG_FILE, HERE, CalibrationConfig, posterior_sample, run_abc
 from calibration.criteria import DoneCriteria
-from calibration.optimise import CONFIRM_SEED0, SCREEN_SEED0, confirm, write_calibrated
+from calibration.optimise import confirm, verify, write_calibrated
+from calibration.seeds import CONFIRM_SEED0, LOCAL_SEED0, SCREEN_SEED0, TRY_SEED0, VERIFY_SEED0
 from calibration.targets import TARGETS_FILE, load_targets
 from sim.files import atomic_write
 
@@ -44,7 +45,7 @@ def calibrate(*, budget: int, resume: bool = False, scheduler: str | None = None
         f"generation, {len(cfg.seeds)} seeds per point, budget {budget} points, history {db}")
     history = run_abc(db, budget=budget, config=cfg, targets=tg, workers=workers, scheduler=scheduler,
                       resume=resume, log=log)
-    return write_result(history, cfg, budget, out_dir, db, targets=tg, workers=workers)
+    return write_result(history, cfg, budget, out_dir, db, targets=tg, workers=workers, log=log)
 
 
 def history_candidates(history, top: int) -> pd.DataFrame:
@@ -98,15 +99,30 @@ def _seeds(first: int, n: int) -> list[int]:
     return list(range(first, first + n))
 
 
+def _verified(challenger: dict, incumbent: dict, n: int, targets, workers: int, log) -> tuple[bool, dict]:
+    """A challenger that ranked above the point on the confirmation seeds, checked on ``n`` seeds neither
+    was chosen on (:func:`calibration.optimise.verify`). Returns (whether it still ranks higher, the
+    provenance table ``verification``)."""
+    ch, inc = verify(challenger, incumbent, targets, seeds=n, workers=workers)
+    ok = inc.rank_key() < ch.rank_key()
+    seeds = _seeds(VERIFY_SEED0, n)
+    log(f"verification on seeds {seeds[0]}-{seeds[-1]}: the challenger {'still ranks' if ok else 'does not rank'} "
+        f"above the point (distance {ch.distance:.1f} against {inc.distance:.1f})")
+    return ok, {"seeds": seeds, "challenger": _criteria_record(ch), "previous_point": _criteria_record(inc),
+                "outcome": "challenger adopted" if ok else "previous point kept"}
+
+
 def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str | Path, posterior: dict,
-               workers: int = 2, rule_applied: str | None = None) -> Path:
+               workers: int = 2, rule_applied: str | None = None, log=print) -> Path:
     """The two-step choice of the point estimate among posterior candidates (``cand``: free parameters,
     ``distance``, ``generation``): screen them on ``refine_seeds`` fresh seeds, re-run the best
     ``confirm_top`` and the current point (``out_dir/calibrated.toml``) on ``confirm_seeds`` more, and
     write ``calibrated.toml`` with the best of them by the issue's criteria (:mod:`calibration.criteria`);
-    the current point stays when it ranks at least as high. ``posterior`` is the posterior's provenance
-    table, to which the best candidate's confirmation criteria are added. ``posterior_candidates.csv``
-    (the candidates with their screening and confirmation columns) is written beside it."""
+    the current point stays when it ranks at least as high there, or when a particle that ranks higher
+    there does not also rank higher on ``verify_seeds`` seeds that chose neither (:func:`_verified`).
+    ``posterior`` is the posterior's provenance table, to which the best candidate's confirmation
+    criteria (and its verification) are added. ``posterior_candidates.csv`` (the candidates with their
+    screening and confirmation columns) is written beside it."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sets, screened = screen_candidates(cand, cfg, targets, _seeds(SCREEN_SEED0, cfg.refine_seeds), workers)
@@ -117,12 +133,18 @@ def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str
     i, best, old_c = confirm(cand, sets, screened, targets, top=cfg.confirm_top, seeds=cfg.confirm_seeds,
                              workers=workers, incumbent=incumbent)
     keep = old_c is not None and math.isfinite(old_c.distance) and old_c.rank_key() >= best.rank_key()
+    check = None
+    if not keep and incumbent is not None:  # it ranked higher on the seeds it was chosen on: verify it
+        ok, check = _verified({**cfg.fixed, **sets[i]}, incumbent, cfg.verify_seeds, targets, workers, log)
+        keep = not ok
     atomic_write(out_dir / "posterior_candidates.csv", lambda p: cand.to_csv(p, index=False))
     confirm_seeds = _seeds(CONFIRM_SEED0, cfg.confirm_seeds)
     # the previous choice's records (best_particle_*, point_estimate_*) give way to this one's
     posterior = {**{k: v for k, v in posterior.items() if not k.startswith(("best_particle_", "point_estimate_"))},
                  "best_particle_distance_confirm_seeds": best.distance, "confirm_seeds": confirm_seeds,
                  "best_particle_confirm_seeds": _criteria_record(best)}
+    if check:
+        posterior["best_particle_verification"] = check
     today = dt.date.today().isoformat()
     if keep:
         # the existing point estimate (e.g. from `sim calibrate --optimise`) ranks at least as high on
@@ -138,7 +160,9 @@ def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str
                           f"{cfg.refine_seeds} fresh seeds ({SCREEN_SEED0}-{SCREEN_SEED0 + cfg.refine_seeds - 1}), "
                           f"the best {cfg.confirm_top} of them and the previous point on {cfg.confirm_seeds} more; "
                           "best by the issue's criteria, then the distance (calibration/criteria.py; "
-                          "posterior_candidates.csv)",
+                          "posterior_candidates.csv)" + (
+                              f"; it also ranked above the previous point on {cfg.verify_seeds} seeds that chose "
+                              f"neither ({VERIFY_SEED0}-{VERIFY_SEED0 + cfg.verify_seeds - 1})" if check else ""),
         "point_distance_fresh_seeds": best.distance,
         "point_confirm_seeds": _criteria_record(best),
         "fresh_seeds": confirm_seeds,
@@ -154,7 +178,7 @@ def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str
 
 
 def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Path, db, targets=None,
-                 workers: int = 2) -> Path:
+                 workers: int = 2, log=print) -> Path:
     """Write the posterior (``posterior.csv``) and the point estimate chosen among its best particles
     (:func:`adopt_best`) to ``out_dir``."""
     out_dir = Path(out_dir)
@@ -183,7 +207,7 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
         "history": str(db),
     }
     path = adopt_best(history_candidates(history, cfg.refine_top), cfg, targets, out_dir, posterior,
-                      workers=workers)
+                      workers=workers, log=log)
     cols = [*cfg.free, "weight"]
     post_out = post[cols].assign(distance=dist, generation=t)
     atomic_write(out_dir / "posterior.csv", lambda p: post_out.to_csv(p, index=False))
@@ -213,7 +237,7 @@ def reselect(*, out_dir: str | Path = HERE, config: str | Path = CONFIG_FILE, ta
         raise ValueError(f"{point}: no [provenance.posterior] table; run `sim calibrate` to make a posterior first")
     log(f"re-applying the point choice to {len(cand)} candidates in {cand_path}: {cfg.refine_seeds} screening "
         f"seeds, the best {cfg.confirm_top} and the current point on {cfg.confirm_seeds} more")
-    return adopt_best(cand, cfg, load_targets(targets), out_dir, posterior, workers=workers,
+    return adopt_best(cand, cfg, load_targets(targets), out_dir, posterior, workers=workers, log=log,
                       rule_applied=f"to the candidates in {cand_path.name} (sim calibrate --reselect)")
 
 
@@ -221,12 +245,13 @@ def load_posterior(path: str | Path = HERE / "posterior.csv") -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def _keep_point(old: dict, search: dict, out_dir: str | Path, log) -> Path:
+def _keep_point(old: dict, search: dict, out_dir: str | Path, log,
+                where: str = "the confirmation seeds") -> Path:
     """The existing point (``old``, the parsed ``calibrated.toml``) ranks at least as high on the same
-    confirmation seeds as the search's best: keep it, with the search's provenance as ``last_search``."""
-    search = {**search, "outcome": "previous point kept: it ranks at least as high on the confirmation seeds",
+    seeds (``where``) as the search's best: keep it, with the search's provenance as ``last_search``."""
+    search = {**search, "outcome": f"previous point kept: it ranks at least as high on {where}",
               "date": dt.date.today().isoformat()}
-    log("the previous point estimate ranks at least as high as the search's best candidate: kept")
+    log(f"the previous point estimate ranks at least as high as the search's best candidate on {where}: kept")
     return write_calibrated({"provenance": {**old.get("provenance", {}), "last_search": search},
                              "params": old["params"]}, out_dir)
 
@@ -247,7 +272,7 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
     (:func:`calibration.optimise.screen`); the ``confirm_top`` best and the point itself re-run on the
     confirmation seeds, where the point is replaced only if one ranks higher. The table of every
     screened set is ``folder/screen.csv``."""
-    from calibration.optimise import LOCAL_SEED0, OptimiseConfig, screen, write_point
+    from calibration.optimise import OptimiseConfig, screen, write_point
 
     cfg = OptimiseConfig.load(config)
     tg = load_targets(targets)
@@ -278,6 +303,9 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
     }
     if inc.rank_key() >= best.rank_key():
         return _keep_point(old, prov, out_dir, log)
+    ok, prov["verification"] = _verified(sets[i], base, cfg.verify_seeds, tg, workers, log)
+    if not ok:
+        return _keep_point(old, prov, out_dir, log, where="the verification seeds")
     prov["replaced_point"] = _replaced_point(old, {"confirm_seeds": _criteria_record(inc)})
     log(f"screen: set {i} ranks higher than the point on the confirmation seeds: it becomes the point")
     return _stale_posterior_note(write_point(sets[i], prov, out_dir), log)
@@ -292,7 +320,7 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
     confirmation seeds: the point was chosen as the best of several candidates on those, so there it
     looks better than on any other seeds. The changes are validated (names and ranges,
     :func:`sim.params.make_params`) before anything runs; ``why`` goes into the provenance."""
-    from calibration.optimise import TRY_SEED0, OptimiseConfig, rescore, write_point
+    from calibration.optimise import OptimiseConfig, rescore, write_point
     from sim.params import make_params
 
     if not changes:
@@ -364,6 +392,10 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
     refined = crit.distance
     cand.to_csv(Path(folder) / "candidates.csv", index=False)
     keep = inc is not None and math.isfinite(inc.distance) and inc.rank_key() >= crit.rank_key()
+    check = None
+    if not keep and inc is not None:  # it ranked higher on the seeds it was chosen on: verify it
+        ok, check = _verified(params, base, cfg.verify_seeds, tg, workers, log)
+        keep = not ok
     if not keep:
         cand.to_csv(Path(out_dir) / "candidates.csv", index=False)
     prov = {
@@ -386,7 +418,10 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
     }
     if inc is not None:
         prov["previous_point_confirm_seeds"] = _criteria_record(inc)
+    if check:
+        prov["verification"] = check
     if keep:
         prov["candidates"] = str(Path(folder) / "candidates.csv")
-        return _keep_point(tomllib.loads(point.read_text(encoding="utf-8")), prov, out_dir, log)
+        return _keep_point(tomllib.loads(point.read_text(encoding="utf-8")), prov, out_dir, log,
+                           where="the verification seeds" if check else "the confirmation seeds")
     return _stale_posterior_note(write_point(params, prov, out_dir), log)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import calibration.seeds as blocks
 from calibration.abc import CalibrationConfig
 from calibration.targets import Target, distance, distance_table, load_targets
 
@@ -19,6 +20,7 @@ refine_top = 2
 refine_seeds = 1
 confirm_top = 1
 confirm_seeds = 1
+verify_seeds = 1
 free = ["exit_rate", "beta_agglomeration"]
 
 [calibration.prior]
@@ -173,6 +175,7 @@ refine_seeds = 1
 confirm_top = 2
 confirm_seeds = 1
 screen_seeds = 1
+verify_seeds = 1
 
 [optimise.free]
 exit_rate = [0.03, 0.08]
@@ -237,12 +240,19 @@ def test_optimise_config_refuses_bad_intervals_naming_the_field(tmp_path):
         bad.write_text(TINY_OPTIMISE.replace(setting, setting.split(" = ")[0] + " = 0"))
         with pytest.raises(ValueError, match=rf"optimise\.{setting.split(' = ')[0]}"):
             OptimiseConfig.load(bad)
-    for n in (0, 601):  # --try's seeds (400...) must not reach the report's (1000...)
-        bad.write_text(TINY_OPTIMISE.replace("screen_seeds = 1", f"screen_seeds = 1\ntry_seeds = {n}"))
-        with pytest.raises(ValueError, match=r"optimise\.try_seeds"):
+    # --try's seeds (400...) must not reach the verification seeds (600...), nor these the report's (1000...)
+    for setting, n, most in (("try_seeds", 0, 200), ("try_seeds", 201, 200), ("try_seeds", 2.5, 200),
+                             ("verify_seeds", 0, 400), ("verify_seeds", 401, 400)):
+        bad.write_text(TINY_OPTIMISE.replace("verify_seeds = 1", f"verify_seeds = 1\n{setting} = {n}"
+                                             if setting == "try_seeds" else f"verify_seeds = {n}"))
+        with pytest.raises(ValueError, match=rf"optimise\.{setting}: {n} must be an integer from 1 to {most}"):
             OptimiseConfig.load(bad)
-    bad.write_text(TINY_OPTIMISE.replace("screen_seeds = 1", "screen_seeds = 1\ntry_seeds = 600"))
-    assert OptimiseConfig.load(bad).try_seeds == 600
+    bad.write_text(TINY_OPTIMISE.replace("verify_seeds = 1", "verify_seeds = 400\ntry_seeds = 200"))
+    assert (OptimiseConfig.load(bad).try_seeds, OptimiseConfig.load(bad).verify_seeds) == (200, 400)
+    abc_bad = tmp_path / "abc.toml"
+    abc_bad.write_text(TINY_CONFIG.replace("verify_seeds = 1", "verify_seeds = 500"))
+    with pytest.raises(ValueError, match=r"calibration\.verify_seeds: 500 must be an integer from 1 to 400"):
+        CalibrationConfig.load(abc_bad)
 
 
 def test_abc_prior_around_the_point_estimate_is_a_neighbourhood_inside_the_interval(tmp_path):
@@ -417,7 +427,7 @@ def test_confirmation_reruns_the_best_screened_candidates_and_judges_the_incumbe
     cand = pd.DataFrame({"x": range(4)})
     sets = [{"id": f"a{i}"} for i in range(4)]
     i, best, inc = opt.confirm(cand, sets, screened, [], top=2, seeds=32, incumbent={"id": "inc"})
-    assert calls == [(3, 32, opt.CONFIRM_SEED0)]  # the 2 best screened + the incumbent, 32 new seeds
+    assert calls == [(3, 32, blocks.CONFIRM_SEED0)]  # the 2 best screened + the incumbent, 32 new seeds
     assert i == 1 and best.distance == 39.0  # candidate 2 led the screening but lost a T1 cell
     assert inc.rank_key() >= best.rank_key()  # the incumbent, same T1 cells, smaller distance, is kept
     assert cand["confirm_t1_cells"].tolist()[1:3] == [8, 7] and cand["confirm_distance"].isna().tolist() == [
@@ -449,6 +459,20 @@ def test_a_search_that_does_not_rank_higher_keeps_the_previous_point(tmp_path, m
     assert last["outcome"].startswith("previous point kept") and last["evaluated_points"] == 4
     assert last["previous_point_confirm_seeds"]["t1_cells"] == 8 and last["point_confirm_seeds"]["t1_cells"] == 7
     assert not (tmp_path / "candidates.csv").exists() and (tmp_path / "opt" / "candidates.csv").is_file()
+
+    # a candidate that ranks higher only on the seeds that chose it (not on the verification seeds): kept too
+    def lucky_rescore(sets, seeds, targets, workers=2):
+        win = seeds[0] != blocks.VERIFY_SEED0
+        return [DoneCriteria(t1_cells=8 if (s != previous) == win else 7, t2_groups=4, u_shape=7, lq_directions=3,
+                             t5_groups=3, passes=50, distance=10.0) for s in sets]
+
+    monkeypatch.setattr(opt, "rescore", lucky_rescore)
+    doc = tomllib.loads(calibrate_point(budget=4, workers=1, folder=tmp_path / "opt2", config=cfg_path,
+                                        out_dir=tmp_path, log=lambda *a: None).read_text())
+    assert doc["params"] == previous
+    last = doc["provenance"]["last_search"]
+    assert last["outcome"] == "previous point kept: it ranks at least as high on the verification seeds"
+    assert last["verification"]["challenger"]["t1_cells"] == 7 and last["point_confirm_seeds"]["t1_cells"] == 8
 
 
 def test_random_screen_perturbs_the_free_parameters_inside_their_intervals(tmp_path):
@@ -493,7 +517,8 @@ def test_screen_replaces_the_point_only_with_a_set_that_ranks_higher(tmp_path, m
     monkeypatch.setattr(opt, "rescore", fake_rescore)
     path = screen_point(budget=12, workers=1, folder=tmp_path / "scr", config=cfg_path, out_dir=tmp_path,
                         log=lambda *a: None)
-    assert seen == [opt.LOCAL_SEED0, opt.CONFIRM_SEED0]  # screen seeds, then the confirmation seeds
+    # screen seeds, the confirmation seeds, then the verification seeds (the winner against the point)
+    assert seen == [blocks.LOCAL_SEED0, blocks.CONFIRM_SEED0, blocks.VERIFY_SEED0]
     doc = tomllib.loads(path.read_text())
     assert doc["params"]["beta_agglomeration"] > 0.6 and doc["params"]["n_plants_start"] == 600
     prov = doc["provenance"]
@@ -571,6 +596,50 @@ def test_reselect_reapplies_the_point_choice_to_the_shipped_candidates(tmp_path,
     assert (tmp_path / "calibrated.toml").read_text() == before
 
 
+def test_a_challenger_that_wins_only_on_the_seeds_that_chose_it_does_not_replace_the_point(tmp_path, monkeypatch):
+    """The winner's curse: a particle picked as the best of several on the confirmation seeds must also rank
+    above the point on the verification seeds, which chose neither."""
+    import calibration.optimise as opt
+    from calibration.criteria import DoneCriteria
+    from calibration.run import reselect
+
+    cfg_path = tmp_path / "cal.toml"
+    cfg_path.write_text(TINY_CONFIG.replace("verify_seeds = 1", "verify_seeds = 5"))
+    point = tmp_path / "calibrated.toml"
+    point.write_text('[provenance]\nmethod = "earlier search"\n[provenance.posterior]\neffective_sample_size = 9.0\n'
+                     '[params]\nn_plants_start = 800\nexit_rate = 0.05\nbeta_agglomeration = 0.5\n')
+    pd.DataFrame({"exit_rate": [0.04, 0.07], "beta_agglomeration": [0.4, 0.6], "distance": [30.0, 31.0],
+                  "generation": [3, 3]}).to_csv(tmp_path / "posterior_candidates.csv", index=False)
+    seen = []
+
+    def fake_rescore(sets, seeds, targets, workers=2):  # exit_rate 0.07 leads except on the verification seeds
+        seen.append((seeds[0], len(seeds)))
+        lucky = seeds[0] != blocks.VERIFY_SEED0
+        return [DoneCriteria(t1_cells=8 if (s["exit_rate"] == 0.07) == lucky else 7, t2_groups=4, u_shape=7,
+                             lq_directions=3, t5_groups=3, passes=50, distance=40.0) for s in sets]
+
+    monkeypatch.setattr(opt, "rescore", fake_rescore)
+    said = []
+    doc = tomllib.loads(reselect(out_dir=tmp_path, config=cfg_path, workers=1, log=said.append).read_text())
+    assert seen[-1] == (blocks.VERIFY_SEED0, 5)  # the challenger and the point, on the verification seeds
+    assert not set(range(blocks.VERIFY_SEED0, blocks.VERIFY_SEED0 + 5)) & {s for s, n in seen[:-1]}
+    assert doc["params"]["exit_rate"] == 0.05 and doc["provenance"]["method"] == "earlier search"
+    check = doc["provenance"]["posterior"]["best_particle_verification"]
+    assert check["outcome"] == "previous point kept" and check["seeds"] == list(range(600, 605))
+    assert check["challenger"]["t1_cells"] == 7 and check["previous_point"]["t1_cells"] == 8
+    assert doc["provenance"]["rule_applied"].endswith("keeping the point")
+    assert any("does not rank above the point" in m for m in said)
+
+    # when it ranks higher there too, it becomes the point, and the provenance says it was verified
+    monkeypatch.setattr(opt, "rescore", lambda sets, seeds, targets, workers=2: [
+        DoneCriteria(t1_cells=8 if s["exit_rate"] == 0.07 else 7, t2_groups=4, u_shape=7, lq_directions=3,
+                     t5_groups=3, passes=50, distance=40.0) for s in sets])
+    doc2 = tomllib.loads(reselect(out_dir=tmp_path, config=cfg_path, workers=1, log=said.append).read_text())
+    assert doc2["params"]["exit_rate"] == 0.07
+    assert doc2["provenance"]["posterior"]["best_particle_verification"]["outcome"] == "challenger adopted"
+    assert "on 5 seeds that chose neither (600-604)" in doc2["provenance"]["point_estimate"]
+
+
 def test_try_adopts_a_hand_set_change_only_if_it_ranks_higher_on_seeds_that_did_not_choose_the_point(
         tmp_path, monkeypatch):
     import calibration.optimise as opt
@@ -596,8 +665,8 @@ def test_try_adopts_a_hand_set_change_only_if_it_ranks_higher_on_seeds_that_did_
                                    workers=1, log=said.append).read_text())
     assert any(m.startswith("note:") and "sampled around an earlier point" in m for m in said)
     # changed and previous point, on try_seeds seeds clear of the confirmation seeds that chose the point
-    assert seen == [(2, list(range(opt.TRY_SEED0, opt.TRY_SEED0 + 7)))]
-    assert not set(seen[0][1]) & set(range(opt.CONFIRM_SEED0, opt.CONFIRM_SEED0 + 5))
+    assert seen == [(2, list(range(blocks.TRY_SEED0, blocks.TRY_SEED0 + 7)))]
+    assert not set(seen[0][1]) & set(range(blocks.CONFIRM_SEED0, blocks.CONFIRM_SEED0 + 5))
     assert doc["provenance"]["fresh_seeds"] == seen[0][1]
     assert doc["params"] == {"n_plants_start": 600, "exit_rate": 0.05, "motor_cluster_growth": 0.02}
     prov = doc["provenance"]

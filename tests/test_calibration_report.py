@@ -103,6 +103,8 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
         "fresh_seeds": [200, 201, 202],
         "point_confirm_seeds": rec, "previous_point_confirm_seeds": {**rec, "criteria_met": 2, "distance": 30.0}}
     doc["provenance"].update(changes={"exit_rate": 0.06}, changed_from={"exit_rate": 0.05}, why="probes")
+    doc["provenance"]["verification"] = {"seeds": [600, 601], "outcome": "challenger adopted", "challenger": rec,
+                                         "previous_point": {**rec, "t1_cells": 7, "distance": 55.0}}
     write_calibrated(doc, calib)
     calls = []
 
@@ -122,6 +124,9 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
     assert 0.0 < tab.loc["t3_tir_share_2016", "p_pass"] < 1.0
     assert "| P(pass) |" in text and "share of resamples meeting it" in text
     assert "Changed: exit_rate = 0.06 (from 0.05); why: probes" in text  # a hand-set point says what changed
+    assert ("It also ranked above the point it replaced on 2 verification seeds (600-601), which chose neither "
+            "(there: 8 T1 cells, 1 criteria, 40 targets passed, distance 50.0; the point it was checked against: "
+            "7, 1, 40, 55.0).") in text
     assert ("A later search (2026-12-03: 80 points, 2 free parameters) did not rank above this point on the "
             "same 3 fresh seeds (its best: 8 T1 cells, 1 criteria, 40 targets passed, distance 50.0; this point: "
             "8, 2, 40, 30.0); the point was kept.") in text
@@ -285,3 +290,30 @@ def test_report_sets_the_models_lq_margins_against_the_datas():
     assert "rules hold for **2 of 7** sectors" in text
     assert "model margin" not in "\n".join(R.lq_data_lines(None))
     assert "public NUTS-2 GVA data themselves meet the LQ rules for 2 of 7" in R._lq_data_sentence()
+
+
+def test_regional_moves_measure_how_much_of_each_map_changes_and_whether_it_changes_the_observed_way():
+    shares = _observed_shares(range(3))
+    moves = R.regional_moves(shares, R.regional_fit(shares)).set_index("group")
+    assert len(moves) == 6
+    # a model that reproduces both observed maps moves as much as the data did, in the same directions
+    assert moves["sim_moved"].to_numpy() == pytest.approx(moves["observed_moved"].to_numpy())
+    assert moves["direction_corr"].to_numpy() == pytest.approx(1.0)
+    ci = shares[(shares["seed"] == 0) & (shares["group"] == "CI (26)")].pivot(index="region", columns="year",
+                                                                            values="share")
+    assert moves.loc["CI (26)", "observed_moved"] == pytest.approx(0.5 * (ci[2016] - ci[1998]).abs().sum())
+
+    # a model that keeps the 1998 map except 2 points of CJ moved from UKJ1 to UKM8 moves exactly 2%
+    held = shares.copy()
+    base = held[held["year"] == 1998].set_index(["seed", "group", "region"])["share"]
+    late = held["year"] == 2016
+    held.loc[late, "share"] = base.reindex(pd.MultiIndex.from_frame(held.loc[late, ["seed", "group", "region"]])).to_numpy()
+    cj = late & (held["group"] == "CJ (27)")
+    held.loc[cj & (held["region"] == "UKM8"), "share"] += 0.02
+    held.loc[cj & (held["region"] == "UKJ1"), "share"] -= 0.02
+    m = R.regional_moves(held, R.regional_fit(held)).set_index("group")
+    assert m.loc["CJ (27)", "sim_moved"] == pytest.approx(0.02)
+    assert m.loc["CJ (27)", "sim_moved_q05"] == pytest.approx(0.02) and m.loc["CI (26)", "sim_moved"] == pytest.approx(0)
+    assert m.loc["CJ (27)", "observed_moved"] == pytest.approx(moves.loc["CJ (27)", "observed_moved"])
+    assert np.isnan(m.loc["CI (26)", "direction_corr"])  # nothing moved: no direction to compare
+    assert "| CJ (27) | " in "\n".join(R._moves_lines(m.reset_index()))
