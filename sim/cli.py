@@ -113,11 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--dir", type=Path, default=Path("runs/calibration/optimise"),
                    help="folder of the CMA-ES state and evaluations (default runs/calibration/optimise)")
     c.add_argument("--screen", action="store_true", help="random perturbations of the point estimate (--budget of "
-                   "them) judged by the issue's criteria; the best replaces the point only if it ranks higher "
-                   "(table in --dir)")
+                   "them) judged by the issue's criteria; the best replaces the point only if it ranks higher on "
+                   "the confirmation and then the verification seeds (table in --dir)")
     c.add_argument("--try", dest="try_", nargs="+", default=None, metavar="NAME=VALUE",
                    help="a hand-set change of the point estimate (e.g. a new mechanism's parameter), judged "
-                   "against the point on the confirmation seeds; it replaces the point only if it ranks higher")
+                   "against the point on try_seeds seeds (400...) that did not choose it; it replaces the point only "
+                   "if it ranks higher")
     c.add_argument("--why", default="", help="with --try: the reason for the change, kept in the provenance")
     c.add_argument("--reselect", action="store_true", help="re-apply the choice of the point estimate to the "
                    "posterior candidates in --out (posterior_candidates.csv), without the ABC history")
