@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from calibration.seeds import REPORT_SEED0, VERIFY_SEED0, block_size
+from calibration.seeds import CONFIRM_SEED0, LOCAL_SEED0, SCREEN_SEED0, VERIFY_END, VERIFY_SEED0, block_size, search_seeds
 from sim.params import ranges
 
 HERE = Path(__file__).resolve().parent
@@ -86,20 +86,20 @@ class CalibrationConfig:
                         nlo, nhi = max(lo, x - half), min(hi, x + half)
                         bounds[p_] = (nlo, nhi) if nhi > nlo else (lo, hi)
         fixed.update(dict(data.get("fixed", {})))
-        seeds = [int(s) for s in c.get("seeds", [0, 1, 2])]
-        if not seeds:
-            raise ValueError(f"{path}: calibration.seeds: at least one seed is needed")
+        seeds = search_seeds(path, "calibration.seeds", c.get("seeds", [0, 1, 2]))
         return cls(free=free, seeds=seeds,
                    population_size=at_least(path, "calibration.population_size", c.get("population_size", 60), 2),
                    generations=at_least(path, "calibration.generations", c.get("generations", 8), 1),
                    transition_scaling=positive(path, "calibration.transition_scaling",
                                                c.get("transition_scaling", 2.0)),
                    refine_top=at_least(path, "calibration.refine_top", c.get("refine_top", 12), 1),
-                   refine_seeds=at_least(path, "calibration.refine_seeds", c.get("refine_seeds", 6), 1),
+                   refine_seeds=block_size(path, "calibration.refine_seeds", c.get("refine_seeds", 6), SCREEN_SEED0,
+                                           CONFIRM_SEED0),
                    confirm_top=at_least(path, "calibration.confirm_top", c.get("confirm_top", 3), 1),
-                   confirm_seeds=at_least(path, "calibration.confirm_seeds", c.get("confirm_seeds", 32), 1),
+                   confirm_seeds=block_size(path, "calibration.confirm_seeds", c.get("confirm_seeds", 32),
+                                            CONFIRM_SEED0, LOCAL_SEED0),
                    verify_seeds=block_size(path, "calibration.verify_seeds", c.get("verify_seeds", 64), VERIFY_SEED0,
-                                           REPORT_SEED0),
+                                           VERIFY_END),
                    fixed=fixed, bounds=bounds)
 
 

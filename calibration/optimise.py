@@ -18,8 +18,10 @@ tutorial"; the ``cma`` package), minimising the same target distance as ABC
   (``state.pkl``, ``evaluations.csv``) by atomic replacement; ``resume=True`` continues from them.
 - Result: the best ``refine_top`` candidates are re-run on ``refine_seeds`` fresh seeds (screening),
   the ``confirm_top`` best of those on ``confirm_seeds`` further seeds, and the best there becomes the
-  point estimate, so that a lucky draw of seeds does not decide. "Best" follows the issue's ranking
-  of the targets (:mod:`calibration.criteria`: T1 cells first, the distance last).
+  point estimate, so that a lucky draw of seeds does not decide, provided it also ranks above the
+  current point on ``verify_seeds`` seeds on which it was not chosen (:func:`verify`; the seed blocks
+  are in :mod:`calibration.seeds`). "Best" follows the issue's ranking of the targets
+  (:mod:`calibration.criteria`: T1 cells first, the distance last).
 
 The distance that CMA-ES minimises weighs every target; near a good point it can trade a criterion of
 the issue (a T2 group on its tolerance edge) for many small gains elsewhere. :func:`random_screen`
@@ -27,7 +29,7 @@ the issue (a T2 group on its tolerance edge) for many small gains elsewhere. :fu
 ``screen_step`` of each interval), each judged
 on ``screen_seeds`` seeds by the issue's criteria directly (a (1, lambda) evolution-strategy step
 without the distance; Beyer and Schwefel 2002), the best confirmed on the confirmation seeds against
-the current point, which stays unless one ranks higher.
+the current point, which stays unless one ranks higher there and on the verification seeds.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ import numpy as np
 import pandas as pd
 
 from calibration.abc import at_least
-from calibration.seeds import (CONFIRM_SEED0, LOCAL_SEED0, REPORT_SEED0, SCREEN_SEED0, TRY_SEED0, VERIFY_SEED0,
-                              block_size)
+from calibration.seeds import (CONFIRM_SEED0, LOCAL_SEED0, PROBE_SEED0, SCREEN_SEED0, TRY_SEED0, VERIFY_END,
+                              VERIFY_SEED0, block_size, search_seeds)
 from sim.files import atomic_write
 from sim.params import ranges
 
@@ -111,20 +113,21 @@ class OptimiseConfig:
         if not 0 < screen_step <= 0.5:
             raise ValueError(f"{path}: optimise.screen_step: {screen_step} must be in (0, 0.5] (units of the search "
                              "intervals)")
-        seeds = [int(s) for s in o.get("seeds", [0, 1, 2])]
-        if not seeds:
-            raise ValueError(f"{path}: optimise.seeds: at least one seed is needed")
+        seeds = search_seeds(path, "optimise.seeds", o.get("seeds", [0, 1, 2]))
         pop = o.get("population_size")
-        try_seeds = block_size(path, "optimise.try_seeds", o.get("try_seeds", 96), TRY_SEED0, VERIFY_SEED0)
-        verify_seeds = block_size(path, "optimise.verify_seeds", o.get("verify_seeds", 64), VERIFY_SEED0, REPORT_SEED0)
+        try_seeds = block_size(path, "optimise.try_seeds", o.get("try_seeds", 96), TRY_SEED0, PROBE_SEED0)
+        verify_seeds = block_size(path, "optimise.verify_seeds", o.get("verify_seeds", 64), VERIFY_SEED0, VERIFY_END)
         return cls(bounds=bounds, seeds=seeds, sigma0=sigma0,
                    population_size=None if pop is None else at_least(path, "optimise.population_size", pop, 2),
                    refine_top=at_least(path, "optimise.refine_top", o.get("refine_top", 8), 1),
-                   refine_seeds=at_least(path, "optimise.refine_seeds", o.get("refine_seeds", 8), 1),
+                   refine_seeds=block_size(path, "optimise.refine_seeds", o.get("refine_seeds", 8), SCREEN_SEED0,
+                                           CONFIRM_SEED0),
                    confirm_top=at_least(path, "optimise.confirm_top", o.get("confirm_top", 3), 1),
-                   confirm_seeds=at_least(path, "optimise.confirm_seeds", o.get("confirm_seeds", 32), 1),
+                   confirm_seeds=block_size(path, "optimise.confirm_seeds", o.get("confirm_seeds", 32), CONFIRM_SEED0,
+                                            LOCAL_SEED0),
                    cma_seed=int(o.get("cma_seed", 1)),
-                   screen_seeds=at_least(path, "optimise.screen_seeds", o.get("screen_seeds", 16), 1),
+                   screen_seeds=block_size(path, "optimise.screen_seeds", o.get("screen_seeds", 16), LOCAL_SEED0,
+                                           TRY_SEED0),
                    screen_step=screen_step, try_seeds=try_seeds, verify_seeds=verify_seeds)
 
     def to_params(self, x: np.ndarray) -> dict[str, float]:
@@ -208,9 +211,6 @@ def choose(cand: pd.DataFrame, criteria: list) -> int:
     for col in rows.columns:
         cand[col] = rows[col]
     return int(cand.index[best_index(criteria)])
-
-
-
 
 
 def confirm(cand: pd.DataFrame, sets: list[dict], screened: list, targets, *, top: int, seeds: int,

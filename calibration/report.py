@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from calibration.abc import HERE, CalibrationConfig, stale_posterior  # noqa: E402
-from calibration.seeds import REPORT_SEED0  # noqa: E402
+from calibration.seeds import REPORT_SEED0, VERIFY_SEED0  # noqa: E402
 from calibration.summary import per_seed_statistics  # noqa: E402
 from calibration.targets import load_targets  # noqa: E402
 
@@ -452,7 +452,10 @@ def regional_moves(shares: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
     if not {1998, 2016} <= set(w.columns):
         return pd.DataFrame(columns=["group", "observed_moved", "sim_moved", "sim_moved_q05", "sim_moved_q95",
                                      "direction_corr"])
-    moved = (0.5 * (w[2016] - w[1998]).abs()).groupby(level=["seed", "group"], observed=True).sum()
+    # a seed in which the group has no output in either year has no map to compare: left out, not "moved 0"
+    moved = (0.5 * (w[2016] - w[1998]).abs()).groupby(level=["seed", "group"], observed=True).sum(min_count=1)
+    bad = (w[[1998, 2016]].isna().any(axis=1)).groupby(level=["seed", "group"], observed=True).any()
+    moved = moved[~bad.reindex(moved.index, fill_value=True)].dropna()
     f = fit.pivot_table(index=["group", "region"], columns="year", values=["observed", "sim_median"])
     rows = []
     for g, m in moved.groupby(level="group", observed=True):
@@ -504,10 +507,10 @@ def _fmt(v) -> str:
 
 def _verification_line(who: str, v: dict) -> str:
     """One sentence on a verification (:func:`calibration.run._verified`): a challenger that ranked above
-    the point on the confirmation seeds, re-run with the point on seeds that chose neither."""
+    the point on the confirmation seeds, re-run with the point on seeds on which it was not chosen."""
     seeds, ch, pt = v.get("seeds", []), v.get("challenger", {}), v.get("previous_point", {})
-    where = (f"{len(seeds)} verification seeds ({seeds[0]}-{seeds[-1]}), which chose neither" if seeds
-             else "verification seeds")
+    where = (f"{len(seeds)} verification seeds ({seeds[0]}-{seeds[-1]}), on which it was not chosen" if seeds
+             else "the verification seeds")
     score = (f" (there: {ch['t1_cells']} T1 cells, {ch['criteria_met']} criteria, {ch['passes']} targets passed, "
              f"distance {ch['distance']:.1f}; the point it was checked against: {pt['t1_cells']}, "
              f"{pt['criteria_met']}, {pt['passes']}, {pt['distance']:.1f})" if ch and pt else "")
@@ -518,7 +521,11 @@ def _verification_line(who: str, v: dict) -> str:
 
 
 def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2, calib_dir: Path = HERE) -> Path:
-    """Evaluate ``calib_dir/calibrated.toml`` (and ``posterior.csv``) against every target."""
+    """Evaluate ``calib_dir/calibrated.toml`` (and ``posterior.csv``) against every target, on ``seeds``
+    seeds from ``REPORT_SEED0`` (at most 1,000, so that they stay clear of the verification seeds)."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= VERIFY_SEED0 - REPORT_SEED0:
+        raise ValueError(f"--seeds {seeds!r}: the report takes 1 to {VERIFY_SEED0 - REPORT_SEED0} seeds "
+                         f"({REPORT_SEED0}...; seeds {VERIFY_SEED0}... verify the calibration's choices)")
     calib_dir = Path(calib_dir)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@ Outputs (in ``calibration/`` unless ``out_dir`` is given):
 
 - ``calibrated.toml``: the point estimate as a ``[params]`` table, chosen in two steps among the
   ``refine_top`` accepted particles with the smallest distances (over all generations) and the current
-  point (:func:`adopt_best`), so that a lucky draw of three seeds does not decide; with the posterior's
+  point (:func:`adopt_best`), so that a lucky draw of three seeds does not decide, and a particle that
+  ranks above the point is verified against it on seeds on which it was not chosen; with the posterior's
   provenance (budget, generations, accepted particles, final epsilon, date). ``scenarios/baseline.toml``
   reads it.
 - ``posterior_candidates.csv``: those particles with their re-run scores; ``sim calibrate --reselect``
@@ -27,6 +28,7 @@ from calibration.abc import CONFIG_FILE, HERE, CalibrationConfig, posterior_samp
 from calibration.criteria import DoneCriteria
 from calibration.optimise import confirm, verify, write_calibrated
 from calibration.seeds import CONFIRM_SEED0, LOCAL_SEED0, SCREEN_SEED0, TRY_SEED0, VERIFY_SEED0
+from calibration.seeds import seeds as _seeds
 from calibration.targets import TARGETS_FILE, load_targets
 from sim.files import atomic_write
 
@@ -95,13 +97,9 @@ def _replaced_point(old: dict, scored: dict) -> dict:
     return {**{k: v for k, v in old.get("provenance", {}).items() if not isinstance(v, dict)}, **scored}
 
 
-def _seeds(first: int, n: int) -> list[int]:
-    return list(range(first, first + n))
-
-
 def _verified(challenger: dict, incumbent: dict, n: int, targets, workers: int, log) -> tuple[bool, dict]:
-    """A challenger that ranked above the point on the confirmation seeds, checked on ``n`` seeds neither
-    was chosen on (:func:`calibration.optimise.verify`). Returns (whether it still ranks higher, the
+    """A challenger that ranked above the point on the confirmation seeds, checked against it on ``n``
+    verification seeds, on which the challenger was not chosen (:func:`calibration.optimise.verify`). Returns (whether it still ranks higher, the
     provenance table ``verification``)."""
     ch, inc = verify(challenger, incumbent, targets, seeds=n, workers=workers)
     ok = inc.rank_key() < ch.rank_key()
@@ -119,7 +117,7 @@ def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str
     ``confirm_top`` and the current point (``out_dir/calibrated.toml``) on ``confirm_seeds`` more, and
     write ``calibrated.toml`` with the best of them by the issue's criteria (:mod:`calibration.criteria`);
     the current point stays when it ranks at least as high there, or when a particle that ranks higher
-    there does not also rank higher on ``verify_seeds`` seeds that chose neither (:func:`_verified`).
+    there does not also rank higher on ``verify_seeds`` seeds on which it was not chosen (:func:`_verified`).
     ``posterior`` is the posterior's provenance table, to which the best candidate's confirmation
     criteria (and its verification) are added. ``posterior_candidates.csv`` (the candidates with their
     screening and confirmation columns) is written beside it."""
@@ -128,14 +126,15 @@ def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str
     sets, screened = screen_candidates(cand, cfg, targets, _seeds(SCREEN_SEED0, cfg.refine_seeds), workers)
     path = out_dir / "calibrated.toml"
     old = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    incumbent = old["params"] if old and set(cfg.free) <= set(old.get("params", {})) else None
+    # the current point, as the model runs it (a parameter it does not set, e.g. one freed since, at its default)
+    incumbent = old["params"] if old and old.get("params") else None
     # the best screened particles and the existing point estimate, on the same confirmation seeds
     i, best, old_c = confirm(cand, sets, screened, targets, top=cfg.confirm_top, seeds=cfg.confirm_seeds,
                              workers=workers, incumbent=incumbent)
     keep = old_c is not None and math.isfinite(old_c.distance) and old_c.rank_key() >= best.rank_key()
     check = None
     if not keep and incumbent is not None:  # it ranked higher on the seeds it was chosen on: verify it
-        ok, check = _verified({**cfg.fixed, **sets[i]}, incumbent, cfg.verify_seeds, targets, workers, log)
+        ok, check = _verified(sets[i], incumbent, cfg.verify_seeds, targets, workers, log)
         keep = not ok
     atomic_write(out_dir / "posterior_candidates.csv", lambda p: cand.to_csv(p, index=False))
     confirm_seeds = _seeds(CONFIRM_SEED0, cfg.confirm_seeds)
@@ -150,7 +149,7 @@ def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str
         # the existing point estimate (e.g. from `sim calibrate --optimise`) ranks at least as high on
         # the same confirmation seeds by the issue's criteria: keep it, and record the posterior beside it
         posterior["point_estimate_confirm_seeds"] = _criteria_record(old_c)
-        prov = {**old["provenance"], "posterior": posterior}
+        prov = {**old.get("provenance", {}), "posterior": posterior}
         if rule_applied:
             prov["rule_applied"] = f"on {today} {rule_applied}, keeping the point"
         return write_calibrated({"provenance": prov, "params": old["params"]}, out_dir)
@@ -161,8 +160,9 @@ def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str
                           f"the best {cfg.confirm_top} of them and the previous point on {cfg.confirm_seeds} more; "
                           "best by the issue's criteria, then the distance (calibration/criteria.py; "
                           "posterior_candidates.csv)" + (
-                              f"; it also ranked above the previous point on {cfg.verify_seeds} seeds that chose "
-                              f"neither ({VERIFY_SEED0}-{VERIFY_SEED0 + cfg.verify_seeds - 1})" if check else ""),
+                              f"; it also ranked above the previous point on {cfg.verify_seeds} verification seeds "
+                              f"({VERIFY_SEED0}-{VERIFY_SEED0 + cfg.verify_seeds - 1}), on which it was not chosen"
+                              if check else ""),
         "point_distance_fresh_seeds": best.distance,
         "point_confirm_seeds": _criteria_record(best),
         "fresh_seeds": confirm_seeds,
@@ -270,8 +270,8 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
     """``sim calibrate --screen``: ``budget`` random perturbations of the point estimate
     (``out_dir/calibrated.toml``), judged on the screen seeds by the issue's criteria
     (:func:`calibration.optimise.screen`); the ``confirm_top`` best and the point itself re-run on the
-    confirmation seeds, where the point is replaced only if one ranks higher. The table of every
-    screened set is ``folder/screen.csv``."""
+    confirmation seeds, where the point is replaced only if one ranks higher there and then on the
+    verification seeds (:func:`_verified`). The table of every screened set is ``folder/screen.csv``."""
     from calibration.optimise import OptimiseConfig, screen, write_point
 
     cfg = OptimiseConfig.load(config)
@@ -307,7 +307,8 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
     if not ok:
         return _keep_point(old, prov, out_dir, log, where="the verification seeds")
     prov["replaced_point"] = _replaced_point(old, {"confirm_seeds": _criteria_record(inc)})
-    log(f"screen: set {i} ranks higher than the point on the confirmation seeds: it becomes the point")
+    log(f"screen: set {i} ranks higher than the point on the confirmation and the verification seeds: it becomes "
+        "the point")
     return _stale_posterior_note(write_point(sets[i], prov, out_dir), log)
 
 
@@ -362,7 +363,7 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
         "previous_point_confirm_seeds": _criteria_record(inc),
     }
     if inc.rank_key() >= changed.rank_key():
-        return _keep_point(old, prov, out_dir, log)
+        return _keep_point(old, prov, out_dir, log, where=f"the try seeds ({seeds[0]}-{seeds[-1]})")
     prov["replaced_point"] = _replaced_point(old, {"confirm_seeds": _criteria_record(inc)})
     log(f"try: the changed point ranks higher on seeds {seeds[0]}-{seeds[-1]}: it becomes the point")
     return _stale_posterior_note(write_point(new, prov, out_dir), log)
@@ -375,7 +376,8 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
     (:mod:`calibration.optimise`), written to ``out_dir/calibrated.toml``. The optimiser's state and
     every evaluation stay in ``folder`` (``--resume`` continues from them). The existing point estimate
     in ``out_dir`` is re-run on the confirmation seeds beside the search's best candidates and is
-    replaced only if one of them ranks higher (:mod:`calibration.criteria`)."""
+    replaced only if one of them ranks higher (:mod:`calibration.criteria`) there and then on the
+    verification seeds (:func:`_verified`)."""
     from calibration.optimise import OptimiseConfig, optimise, refine, search_mean, write_point
 
     cfg = OptimiseConfig.load(config)

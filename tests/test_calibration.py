@@ -240,18 +240,31 @@ def test_optimise_config_refuses_bad_intervals_naming_the_field(tmp_path):
         bad.write_text(TINY_OPTIMISE.replace(setting, setting.split(" = ")[0] + " = 0"))
         with pytest.raises(ValueError, match=rf"optimise\.{setting.split(' = ')[0]}"):
             OptimiseConfig.load(bad)
-    # --try's seeds (400...) must not reach the verification seeds (600...), nor these the report's (1000...)
-    for setting, n, most in (("try_seeds", 0, 200), ("try_seeds", 201, 200), ("try_seeds", 2.5, 200),
-                             ("verify_seeds", 0, 400), ("verify_seeds", 401, 400)):
-        bad.write_text(TINY_OPTIMISE.replace("verify_seeds = 1", f"verify_seeds = 1\n{setting} = {n}"
-                                             if setting == "try_seeds" else f"verify_seeds = {n}"))
+    # every setting that counts seeds into a block must keep it clear of the next block (calibration/seeds.py)
+    for setting, n, most in (("refine_seeds", 101, 100), ("confirm_seeds", 101, 100), ("screen_seeds", 101, 100),
+                             ("try_seeds", 0, 200), ("try_seeds", 201, 200), ("try_seeds", 2.5, 200),
+                             ("verify_seeds", 0, 1000), ("verify_seeds", 1001, 1000)):
+        bad.write_text(TINY_OPTIMISE.replace("verify_seeds = 1", "verify_seeds = 1\ntry_seeds = 96").replace(
+            f"{setting} = {1 if setting != 'try_seeds' else 96}", f"{setting} = {n}"))
         with pytest.raises(ValueError, match=rf"optimise\.{setting}: {n} must be an integer from 1 to {most}"):
             OptimiseConfig.load(bad)
-    bad.write_text(TINY_OPTIMISE.replace("verify_seeds = 1", "verify_seeds = 400\ntry_seeds = 200"))
-    assert (OptimiseConfig.load(bad).try_seeds, OptimiseConfig.load(bad).verify_seeds) == (200, 400)
+    bad.write_text(TINY_OPTIMISE.replace("verify_seeds = 1", "verify_seeds = 1000\ntry_seeds = 200").replace(
+        "confirm_seeds = 1", "confirm_seeds = 100"))
+    ok = OptimiseConfig.load(bad)
+    assert (ok.try_seeds, ok.verify_seeds, ok.confirm_seeds) == (200, 1000, 100)
+    # the search's own seeds stay below the screening seeds (100...)
+    for seeds in ("[100]", "[0, 0]", "[]", "[-1]"):
+        bad.write_text(TINY_OPTIMISE.replace("seeds = [0]", f"seeds = {seeds}"))
+        with pytest.raises(ValueError, match=r"optimise\.seeds: .* must be a non-empty list of distinct integers "
+                                             r"from 0 to 99"):
+            OptimiseConfig.load(bad)
     abc_bad = tmp_path / "abc.toml"
-    abc_bad.write_text(TINY_CONFIG.replace("verify_seeds = 1", "verify_seeds = 500"))
-    with pytest.raises(ValueError, match=r"calibration\.verify_seeds: 500 must be an integer from 1 to 400"):
+    for setting, n, most in (("verify_seeds", 1500, 1000), ("confirm_seeds", 450, 100), ("refine_seeds", 101, 100)):
+        abc_bad.write_text(TINY_CONFIG.replace(f"{setting} = 1", f"{setting} = {n}"))
+        with pytest.raises(ValueError, match=rf"calibration\.{setting}: {n} must be an integer from 1 to {most}"):
+            CalibrationConfig.load(abc_bad)
+    abc_bad.write_text(TINY_CONFIG.replace("seeds = [0]", "seeds = [2, 600]"))
+    with pytest.raises(ValueError, match=r"calibration\.seeds"):
         CalibrationConfig.load(abc_bad)
 
 
@@ -474,6 +487,14 @@ def test_a_search_that_does_not_rank_higher_keeps_the_previous_point(tmp_path, m
     assert last["outcome"] == "previous point kept: it ranks at least as high on the verification seeds"
     assert last["verification"]["challenger"]["t1_cells"] == 7 and last["point_confirm_seeds"]["t1_cells"] == 8
 
+    # and one that ranks higher on both: it becomes the point, verified
+    monkeypatch.setattr(opt, "rescore", lambda sets, seeds, targets, workers=2: [
+        DoneCriteria(t1_cells=7 if s == previous else 8, t2_groups=4, u_shape=7, lq_directions=3, t5_groups=3,
+                     passes=50, distance=10.0) for s in sets])
+    doc = tomllib.loads(calibrate_point(budget=4, workers=1, folder=tmp_path / "opt3", config=cfg_path,
+                                        out_dir=tmp_path, log=lambda *a: None).read_text())
+    assert doc["params"] != previous and doc["provenance"]["verification"]["outcome"] == "challenger adopted"
+
 
 def test_random_screen_perturbs_the_free_parameters_inside_their_intervals(tmp_path):
     from calibration.optimise import OptimiseConfig, random_screen
@@ -524,6 +545,7 @@ def test_screen_replaces_the_point_only_with_a_set_that_ranks_higher(tmp_path, m
     prov = doc["provenance"]
     assert prov["replaced_point"]["method"] == "earlier search" and prov["budget_points"] == 12
     assert prov["point_confirm_seeds"]["t2_groups"] == 5 and prov["replaced_point"]["confirm_seeds"]["t2_groups"] == 4
+    assert prov["verification"]["outcome"] == "challenger adopted" and prov["verification"]["seeds"] == [2000]
     table = pd.read_csv(tmp_path / "scr" / "screen.csv")
     assert len(table) == 12 and table["source"].tolist()[0] == "point"
     assert {"t1_cells", "criteria_met", "distance", "confirm_t1_cells"} <= set(table.columns)
@@ -536,6 +558,21 @@ def test_screen_replaces_the_point_only_with_a_set_that_ranks_higher(tmp_path, m
                                       out_dir=tmp_path, log=lambda *a: None).read_text())
     assert doc2["params"] == doc["params"] and doc2["provenance"]["last_search"]["outcome"].startswith("previous")
     assert previous != doc2["params"]
+
+    # a set that ranks higher on the confirmation seeds but not on the verification seeds: the point stays
+    def lucky(sets, seeds, targets, workers=2):
+        win = seeds[0] != blocks.VERIFY_SEED0
+        return [DoneCriteria(t1_cells=8, t2_groups=6 if (s != doc["params"]) == win else 5, u_shape=8,
+                             lq_directions=1, t5_groups=2, passes=50, distance=40.0) for s in sets]
+
+    monkeypatch.setattr(opt, "rescore", lucky)
+    doc3 = tomllib.loads(screen_point(budget=4, workers=1, folder=tmp_path / "scr3", config=cfg_path,
+                                      out_dir=tmp_path, log=lambda *a: None).read_text())
+    assert doc3["params"] == doc["params"]
+    last = doc3["provenance"]["last_search"]
+    assert last["outcome"] == "previous point kept: it ranks at least as high on the verification seeds"
+    assert last["verification"]["outcome"] == "previous point kept"
+    assert last["point_confirm_seeds"]["t2_groups"] == 6 and last["verification"]["challenger"]["t2_groups"] == 5
 
 
 def test_tiny_screen_runs_the_model_end_to_end(tmp_path):
@@ -598,7 +635,7 @@ def test_reselect_reapplies_the_point_choice_to_the_shipped_candidates(tmp_path,
 
 def test_a_challenger_that_wins_only_on_the_seeds_that_chose_it_does_not_replace_the_point(tmp_path, monkeypatch):
     """The winner's curse: a particle picked as the best of several on the confirmation seeds must also rank
-    above the point on the verification seeds, which chose neither."""
+    above the point on the verification seeds, on which it was not chosen."""
     import calibration.optimise as opt
     from calibration.criteria import DoneCriteria
     from calibration.run import reselect
@@ -625,7 +662,7 @@ def test_a_challenger_that_wins_only_on_the_seeds_that_chose_it_does_not_replace
     assert not set(range(blocks.VERIFY_SEED0, blocks.VERIFY_SEED0 + 5)) & {s for s, n in seen[:-1]}
     assert doc["params"]["exit_rate"] == 0.05 and doc["provenance"]["method"] == "earlier search"
     check = doc["provenance"]["posterior"]["best_particle_verification"]
-    assert check["outcome"] == "previous point kept" and check["seeds"] == list(range(600, 605))
+    assert check["outcome"] == "previous point kept" and check["seeds"] == list(range(2000, 2005))
     assert check["challenger"]["t1_cells"] == 7 and check["previous_point"]["t1_cells"] == 8
     assert doc["provenance"]["rule_applied"].endswith("keeping the point")
     assert any("does not rank above the point" in m for m in said)
@@ -637,7 +674,7 @@ def test_a_challenger_that_wins_only_on_the_seeds_that_chose_it_does_not_replace
     doc2 = tomllib.loads(reselect(out_dir=tmp_path, config=cfg_path, workers=1, log=said.append).read_text())
     assert doc2["params"]["exit_rate"] == 0.07
     assert doc2["provenance"]["posterior"]["best_particle_verification"]["outcome"] == "challenger adopted"
-    assert "on 5 seeds that chose neither (600-604)" in doc2["provenance"]["point_estimate"]
+    assert "on 5 verification seeds (2000-2004), on which it was not chosen" in doc2["provenance"]["point_estimate"]
 
 
 def test_try_adopts_a_hand_set_change_only_if_it_ranks_higher_on_seeds_that_did_not_choose_the_point(

@@ -103,8 +103,10 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
         "fresh_seeds": [200, 201, 202],
         "point_confirm_seeds": rec, "previous_point_confirm_seeds": {**rec, "criteria_met": 2, "distance": 30.0}}
     doc["provenance"].update(changes={"exit_rate": 0.06}, changed_from={"exit_rate": 0.05}, why="probes")
-    doc["provenance"]["verification"] = {"seeds": [600, 601], "outcome": "challenger adopted", "challenger": rec,
+    doc["provenance"]["verification"] = {"seeds": [2000, 2001], "outcome": "challenger adopted", "challenger": rec,
                                          "previous_point": {**rec, "t1_cells": 7, "distance": 55.0}}
+    doc["provenance"].setdefault("posterior", {})["best_particle_verification"] = {
+        "seeds": [2000], "outcome": "previous point kept", "challenger": rec, "previous_point": rec}
     write_calibrated(doc, calib)
     calls = []
 
@@ -124,9 +126,10 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
     assert 0.0 < tab.loc["t3_tir_share_2016", "p_pass"] < 1.0
     assert "| P(pass) |" in text and "share of resamples meeting it" in text
     assert "Changed: exit_rate = 0.06 (from 0.05); why: probes" in text  # a hand-set point says what changed
-    assert ("It also ranked above the point it replaced on 2 verification seeds (600-601), which chose neither "
+    assert ("It also ranked above the point it replaced on 2 verification seeds (2000-2001), on which it was not chosen "
             "(there: 8 T1 cells, 1 criteria, 40 targets passed, distance 50.0; the point it was checked against: "
             "7, 1, 40, 55.0).") in text
+    assert "The posterior's best particle ranked above the point on the confirmation seeds but not on 1 " in text
     assert ("A later search (2026-12-03: 80 points, 2 free parameters) did not rank above this point on the "
             "same 3 fresh seeds (its best: 8 T1 cells, 1 criteria, 40 targets passed, distance 50.0; this point: "
             "8, 2, 40, 30.0); the point was kept.") in text
@@ -138,6 +141,8 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
     assert len(fit) == 2 * 6 * 40  # years x ONS groups x regions
     assert "| CI (26) | UKJ1 Berkshire, Buckinghamshire and Oxfordshire |" in text
     assert (tmp_path / "out" / "regional_shares_2016.png").is_file()
+    moves = pd.read_csv(tmp_path / "out" / "regional_moves.csv")
+    assert len(moves) == 6 and "| group | observed moved % | simulated moved % (90% band) |" in text
     assert (tmp_path / "out" / "posterior.png").is_file()
 
 
@@ -317,3 +322,32 @@ def test_regional_moves_measure_how_much_of_each_map_changes_and_whether_it_chan
     assert m.loc["CJ (27)", "observed_moved"] == pytest.approx(moves.loc["CJ (27)", "observed_moved"])
     assert np.isnan(m.loc["CI (26)", "direction_corr"])  # nothing moved: no direction to compare
     assert "| CJ (27) | " in "\n".join(R._moves_lines(m.reset_index()))
+
+
+def test_report_describes_every_verification_outcome():
+    rec = {"t1_cells": 8, "criteria_met": 3, "passes": 57, "distance": 27.0}
+    kept = {"seeds": [2000, 2001, 2002], "outcome": "previous point kept", "challenger": {**rec, "t1_cells": 7},
+            "previous_point": rec}
+    assert R._verification_line("The posterior's best particle", kept) == (
+        "The posterior's best particle ranked above the point on the confirmation seeds but not on 3 verification "
+        "seeds (2000-2002), on which it was not chosen (there: 7 T1 cells, 3 criteria, 57 targets passed, distance "
+        "27.0; the point it was checked against: 8, 3, 57, 27.0); the point was kept.")
+    adopted = {**kept, "outcome": "challenger adopted"}
+    assert R._verification_line("It", adopted).startswith("It also ranked above the point it replaced on 3 "
+                                                          "verification seeds (2000-2002)")
+
+
+def test_report_refuses_more_seeds_than_its_block_before_anything_runs(tmp_path):
+    for n in (0, 1001):
+        with pytest.raises(ValueError, match=r"--seeds .*: the report takes 1 to 1000 seeds"):
+            R.write_calibration_report(tmp_path / "out", seeds=n, workers=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_regional_moves_leave_out_a_seed_without_output_in_a_group():
+    shares = _observed_shares(range(3))
+    gap = (shares["seed"] == 2) & (shares["group"] == "CJ (27)") & (shares["year"] == 1998)
+    shares.loc[gap, "share"] = np.nan  # no electrical equipment output in that seed in 1998
+    m = R.regional_moves(shares, R.regional_fit(shares)).set_index("group")
+    assert m.loc["CJ (27)", "sim_moved"] == pytest.approx(m.loc["CJ (27)", "observed_moved"])  # not pulled to 0
+    assert m.loc["CJ (27)", "sim_moved_q05"] == pytest.approx(m.loc["CJ (27)", "observed_moved"])
