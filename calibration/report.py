@@ -459,6 +459,8 @@ def regional_moves(shares: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
     f = fit.pivot_table(index=["group", "region"], columns="year", values=["observed", "sim_median"])
     rows = []
     for g, m in moved.groupby(level="group", observed=True):
+        if g not in f.index.get_level_values("group"):  # the simulated cube has groups the T5 targets do not
+            continue
         d = f.loc[g]
         do, ds = d[("observed", 2016)] - d[("observed", 1998)], d[("sim_median", 2016)] - d[("sim_median", 1998)]
         rows.append({"group": g, "observed_moved": float(0.5 * do.abs().sum()), "sim_moved": float(m.median()),
