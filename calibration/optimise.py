@@ -19,7 +19,7 @@ tutorial"; the ``cma`` package), minimising the same target distance as ABC
 - Result: the best ``refine_top`` candidates are re-run on ``refine_seeds`` fresh seeds (screening),
   the ``confirm_top`` best of those on ``confirm_seeds`` further seeds, and the best there becomes the
   point estimate, so that a lucky draw of seeds does not decide, provided it also ranks above the
-  current point on ``verify_seeds`` seeds on which it was not chosen (:func:`verify`; the seed blocks
+  current point on ``verify_seeds`` seeds on which it was not chosen (:func:`calibration.run._verified`; the seed blocks
   are in :mod:`calibration.seeds`). "Best" follows the issue's ranking of the targets
   (:mod:`calibration.criteria`: T1 cells first, the distance last).
 
@@ -239,16 +239,6 @@ def confirm(cand: pd.DataFrame, sets: list[dict], screened: list, targets, *, to
             cand.loc[cand.index[i], f"confirm_{col}"] = r[col]
     k = best_index(crit[:len(order)])
     return order[k], crit[k], (crit[-1] if incumbent is not None else None)
-
-
-def verify(challenger: dict, incumbent: dict, targets, *, seeds: int, workers: int = 2) -> tuple[Any, Any]:
-    """The winner's-curse check: a challenger that ranked above the point on the confirmation seeds was
-    chosen there as the best of several, and the point may have been chosen on other seeds, so both are
-    re-run on ``seeds`` seeds from ``VERIFY_SEED0`` (600...) on which neither was chosen
-    (:mod:`calibration.seeds`). Returns (challenger's criteria, incumbent's criteria) there; the caller
-    keeps the point when ``incumbent.rank_key() >= challenger.rank_key()``."""
-    ch, inc = rescore([challenger, incumbent], list(range(VERIFY_SEED0, VERIFY_SEED0 + seeds)), targets, workers)
-    return ch, inc
 
 
 def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, base: dict[str, Any],

@@ -453,9 +453,9 @@ def regional_moves(shares: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["group", "observed_moved", "sim_moved", "sim_moved_q05", "sim_moved_q95",
                                      "direction_corr"])
     # a seed in which the group has no output in either year has no map to compare: left out, not "moved 0"
-    moved = (0.5 * (w[2016] - w[1998]).abs()).groupby(level=["seed", "group"], observed=True).sum(min_count=1)
-    bad = (w[[1998, 2016]].isna().any(axis=1)).groupby(level=["seed", "group"], observed=True).any()
-    moved = moved[~bad.reindex(moved.index, fill_value=True)].dropna()
+    by = ["seed", "group"]
+    moved = (0.5 * (w[2016] - w[1998]).abs()).groupby(level=by, observed=True).sum()
+    moved = moved[~w[[1998, 2016]].isna().any(axis=1).groupby(level=by, observed=True).any()]
     f = fit.pivot_table(index=["group", "region"], columns="year", values=["observed", "sim_median"])
     rows = []
     for g, m in moved.groupby(level="group", observed=True):
@@ -479,8 +479,9 @@ def _moves_lines(moves: pd.DataFrame) -> list[str]:
              "| group | observed moved % | simulated moved % (90% band) | correlation of the changes |",
              "|---|---|---|---|"]
     for r in moves.itertuples():
-        lines.append(f"| {r.group} | {100 * r.observed_moved:.1f} | {100 * r.sim_moved:.1f} ({100 * r.sim_moved_q05:.1f} "
-                     f"to {100 * r.sim_moved_q95:.1f}) | {'n/a' if np.isnan(r.direction_corr) else f'{r.direction_corr:.2f}'} |")
+        corr = "n/a" if np.isnan(r.direction_corr) else f"{r.direction_corr:.2f}"
+        lines.append(f"| {r.group} | {100 * r.observed_moved:.1f} | {100 * r.sim_moved:.1f} "
+                     f"({100 * r.sim_moved_q05:.1f} to {100 * r.sim_moved_q95:.1f}) | {corr} |")
     return [*lines, ""]
 
 

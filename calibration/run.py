@@ -26,7 +26,7 @@ import pandas as pd
 
 from calibration.abc import CONFIG_FILE, HERE, CalibrationConfig, posterior_sample, run_abc
 from calibration.criteria import DoneCriteria
-from calibration.optimise import confirm, verify, write_calibrated
+from calibration.optimise import confirm, write_calibrated
 from calibration.seeds import CONFIRM_SEED0, LOCAL_SEED0, SCREEN_SEED0, TRY_SEED0, VERIFY_SEED0
 from calibration.seeds import seeds as _seeds
 from calibration.targets import TARGETS_FILE, load_targets
@@ -98,12 +98,15 @@ def _replaced_point(old: dict, scored: dict) -> dict:
 
 
 def _verified(challenger: dict, incumbent: dict, n: int, targets, workers: int, log) -> tuple[bool, dict]:
-    """A challenger that ranked above the point on the confirmation seeds, checked against it on ``n``
-    verification seeds, on which the challenger was not chosen (:func:`calibration.optimise.verify`). Returns (whether it still ranks higher, the
-    provenance table ``verification``)."""
-    ch, inc = verify(challenger, incumbent, targets, seeds=n, workers=workers)
-    ok = inc.rank_key() < ch.rank_key()
+    """The winner's-curse check: a challenger that ranked above the point on the confirmation seeds was
+    chosen there as the best of several, so both are re-run on ``n`` verification seeds from
+    ``VERIFY_SEED0`` (:mod:`calibration.seeds`), on which the challenger was not chosen. Returns (whether
+    it still ranks higher there, the provenance table ``verification``)."""
+    from calibration.optimise import rescore
+
     seeds = _seeds(VERIFY_SEED0, n)
+    ch, inc = rescore([challenger, incumbent], seeds, targets, workers)
+    ok = inc.rank_key() < ch.rank_key()
     log(f"verification on seeds {seeds[0]}-{seeds[-1]}: the challenger {'still ranks' if ok else 'does not rank'} "
         f"above the point (distance {ch.distance:.1f} against {inc.distance:.1f})")
     return ok, {"seeds": seeds, "challenger": _criteria_record(ch), "previous_point": _criteria_record(inc),
