@@ -21,7 +21,8 @@ Pipeline (:func:`run_sweep`):
    with SALib ``analyze_sobol`` / ``analyze_morris``; the result therefore does not depend on the
    number of workers, the executor or the order in which runs completed. Outputs: ``indices.csv``,
    ``seed_noise.csv`` (how much of each output's variance is seed noise), ``results.parquet`` (every
-   run) and ``figures/``.
+   run), ``figures/`` and, for outputs that are calibration targets, ``targets.csv`` and
+   ``targets_joint.csv`` (the share of points that reproduce each target, alone and in pairs).
 
 The evaluation function is pluggable (``evaluate=``): anything with the signature of
 :func:`evaluate_point`, e.g. :func:`ishigami_point` to check the machinery against SALib.
@@ -823,6 +824,7 @@ class SweepResult:
     n_failed: int
     indices: pd.DataFrame | None = None
     seed_noise: pd.DataFrame | None = None
+    targets: pd.DataFrame | None = None  # target_passes()[0]; None when no output has a calibration target
 
 
 def _check_resume(manifest: dict, method: str, N: int, seeds: list[int], problem: SweepProblem,
@@ -1163,8 +1165,66 @@ def seed_noise(problem: SweepProblem, Y: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _targets_of(problem: SweepProblem, targets=None) -> dict[str, Any]:
+    """Output name -> its calibration target (``calibration/targets.toml``), for the outputs that are a
+    targeted summary statistic."""
+    if targets is None:
+        try:
+            from calibration.targets import load_targets
+        except ImportError:  # the package installed without the calibration folder: nothing to filter on
+            return {}
+        targets = load_targets()
+    by_stat = {t.statistic: t for t in targets}
+    return {o.name: by_stat[o.statistic] for o in problem.outputs if o.statistic in by_stat}
+
+
+def target_passes(problem: SweepProblem, Y: np.ndarray, targets=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Which sample points reproduce each calibration target, alone and together: the filtering step of
+    pattern-oriented modelling (Grimm et al. 2005, Science 310; Wiegand et al. 2003, Oikos 100).
+
+    ``Y``: points x seeds x outputs. A point passes a target when the mean of the output over its seeds
+    (the value the indices analyse) passes it (:meth:`calibration.targets.Target.passes`; a point with a
+    failed run, whose mean is NaN, does not). Only outputs that are a statistic with a target in
+    ``targets`` (default: ``calibration/targets.toml``) are counted.
+
+    Returns ``(table, joint)``. ``table``: one row per targeted output (``output, target, kind,
+    observed, tolerance, n_points, n_pass, share_pass, min, median, max``; the last three over the
+    points' means), then a row ``output = "all"`` counting the points that pass every one of them.
+    ``joint``: one row per pair of targeted outputs, in problem order (``output_a, output_b, n_pass_both,
+    share_pass_both``). Both are empty when no output has a target.
+    """
+    tg = _targets_of(problem, targets)
+    names = [n for n in problem.output_names if n in tg]
+    if not names:
+        return pd.DataFrame(), pd.DataFrame()
+    P = Y.shape[0]
+    col = {n: j for j, n in enumerate(problem.output_names)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = {n: Y[:, :, col[n]].mean(axis=1) for n in names}  # NaN if a seed failed
+    ok = {n: np.array([tg[n].passes(float(v)) for v in means[n]], dtype=bool) for n in names}
+    rows = []
+    for n in names:
+        t, m = tg[n], means[n]
+        finite = m[np.isfinite(m)]
+        rows.append({"output": n, "target": t.name, "kind": t.kind, "observed": t.observed,
+                     "tolerance": t.tolerance, "n_points": P, "n_pass": int(ok[n].sum()),
+                     "share_pass": ok[n].mean(),
+                     **({"min": finite.min(), "median": float(np.median(finite)), "max": finite.max()}
+                        if len(finite) else {"min": math.nan, "median": math.nan, "max": math.nan})})
+    every = np.logical_and.reduce([ok[n] for n in names])
+    rows.append({"output": "all", "target": f"all {len(names)} targets above", "n_points": P,
+                 "n_pass": int(every.sum()), "share_pass": every.mean()})
+    joint = [{"output_a": a, "output_b": b, "n_pass_both": int((ok[a] & ok[b]).sum()),
+              "share_pass_both": (ok[a] & ok[b]).mean()}
+             for i, a in enumerate(names) for b in names[i + 1:]]
+    return pd.DataFrame(rows), pd.DataFrame(joint, columns=["output_a", "output_b", "n_pass_both",
+                                                            "share_pass_both"])
+
+
 def analyze_sweep(out: str | Path, *, problem: SweepProblem | None = None, figures: bool = True) -> SweepResult:
-    """Analyse a complete sweep folder: writes indices.csv, seed_noise.csv, results.parquet and figures/."""
+    """Analyse a complete sweep folder: writes indices.csv, seed_noise.csv, results.parquet, figures/ and,
+    when some outputs have calibration targets, targets.csv and targets_joint.csv (:func:`target_passes`)."""
     out = Path(out)
     manifest = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
     if problem is None:
@@ -1188,10 +1248,15 @@ def analyze_sweep(out: str | Path, *, problem: SweepProblem | None = None, figur
     full = runs.merge(samples, on="point", how="left")
     full = full[["point", "seed", *problem.parameter_names, *names, "error", "elapsed_s"]]
     atomic_write(out / "results.parquet", lambda t: full.to_parquet(t, index=False))
+    table, joint = target_passes(problem, Y)
+    if len(table):
+        atomic_write(out / "targets.csv", lambda t: table.to_csv(t, index=False))
+        atomic_write(out / "targets_joint.csv", lambda t: joint.to_csv(t, index=False))
     if figures:
         write_figures(indices, method, out / "figures")
     n_failed = int((runs["error"].fillna("") != "").sum())
-    return SweepResult(out, method, True, P * K, len(runs), n_failed, indices, noise)
+    return SweepResult(out, method, True, P * K, len(runs), n_failed, indices, noise,
+                       table if len(table) else None)
 
 
 # --------------------------------------------------------------------------------------------------

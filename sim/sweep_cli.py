@@ -121,4 +121,9 @@ def summary_lines(res) -> str:
         ns = noise.loc[out, "noise_share"]
         tail = f"; seed noise {ns:.0%} of run variance" if ns == ns else ""
         lines.append(f"  {out}: top {key} {parts}{tail}")
+    if res.targets is not None:  # the filtering of pattern-oriented modelling (sim.sweep.target_passes)
+        t = res.targets
+        counts = ", ".join(f"{o} {n}" for o, n in zip(t["output"], t["n_pass"]) if o != "all")
+        lines.append(f"  of the {t['n_points'].iloc[-1]} points, passing their calibration target: {counts}; "
+                     f"all together {t['n_pass'].iloc[-1]} (targets.csv, targets_joint.csv)")
     return "\n".join(lines)

@@ -297,7 +297,8 @@ def test_tiny_real_model_morris_sweep_end_to_end(tmp_path, capsys):
     code = _cli([str(prob), "--method", "morris", "-N", "3", "--seeds", "1", "--workers", "1", "--out", str(out),
                  "--no-progress"])
     assert code == 0, capsys.readouterr().err
-    assert "wrote" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "wrote" in out_text
     runs = pd.read_parquet(out / "results.parquet")
     assert len(runs) == 9 and (runs["error"] == "").all()
     names = ["t3_tir_share_2016", "theil_motor", "decomp_total_change_all_AM_1980"]
@@ -307,6 +308,12 @@ def test_tiny_real_model_morris_sweep_end_to_end(tmp_path, capsys):
     assert set(ind["index"]) == {"mu_star", "sigma", "mu"}
     assert (out / "seed_noise.csv").is_file() and (out / "figures" / "morris_theil_motor.png").is_file()
     assert (out / "problem.source.toml").read_text() == TINY_PROBLEM
+    # the one targeted output is filtered against its calibration target (targets.toml)
+    tg = pd.read_csv(out / "targets.csv")
+    assert list(tg["output"]) == ["t3_tir_share_2016", "all"]
+    means = runs.groupby("point")["t3_tir_share_2016"].mean()
+    assert tg["n_pass"].iloc[0] == ((means - 0.338).abs() <= 0.05).sum() == tg["n_pass"].iloc[1]
+    assert "passing their calibration target: t3_tir_share_2016" in out_text
     # evaluate_point is a pure function of (problem, values, seed): the same numbers in this process,
     # and the range output is the mean of run_metrics over 1976-1980
     import sim
@@ -339,6 +346,34 @@ def test_shipped_problem_files_load_and_compute_their_outputs(name):
     assert len(pb.parameters) >= 2 and pb.outputs
     stats = set(S.statistic_names())
     assert all(o.statistic in stats for o in pb.outputs if o.statistic)
+
+
+def test_target_passes_counts_points_whose_seed_mean_meets_each_target_alone_and_together():
+    """Hand-worked: 4 points x 2 seeds; a value target (0.3 +- 0.05) and a min target (at least 0.5)."""
+    from calibration.targets import Target
+
+    targets = [Target(name="share", group="T3", statistic="t3_tir_share_2016", kind="value", observed=0.3,
+                      tolerance=0.05, weight=1, source="test"),
+               Target(name="fdi", group="T3", statistic="t3_fdi_outside_tir", kind="min", observed=0.5,
+                      tolerance=0.05, weight=1, source="test")]
+    pb = S.make_problem(parameters=PARAMS3, outputs=[
+        {"name": "y2", "metric": "hhi"}, {"statistic": "t3_tir_share_2016"},
+        {"name": "fdi", "statistic": "t3_fdi_outside_tir"}])
+    share = [[0.30, 0.34], [0.40, 0.36], [0.26, 0.26], [0.30, np.nan]]  # means .32 .38 .26 NaN
+    fdi = [[0.6, 0.5], [0.45, 0.6], [0.49, 0.49], [0.7, 0.7]]  # means .55 .525 .49 .7
+    Y = np.stack([np.zeros((4, 2)), np.array(share), np.array(fdi)], axis=2)
+    table, joint = S.target_passes(pb, Y, targets)
+    t = table.set_index("output")
+    assert list(t.index) == ["t3_tir_share_2016", "fdi", "all"]  # the untargeted metric is left out
+    assert t.loc["t3_tir_share_2016", "n_pass"] == 2 and t.loc["fdi", "n_pass"] == 3
+    assert t.loc["all", "n_pass"] == 1 and t.loc["all", "share_pass"] == 0.25  # point 0 only
+    assert t.loc["t3_tir_share_2016", ["min", "median", "max"]].tolist() == pytest.approx([0.26, 0.32, 0.38])
+    assert t.loc["fdi", "target"] == "fdi" and t.loc["fdi", "kind"] == "min"
+    assert joint.to_dict("records") == [{"output_a": "t3_tir_share_2016", "output_b": "fdi",
+                                         "n_pass_both": 1, "share_pass_both": 0.25}]
+    # a problem without targeted outputs has nothing to filter
+    table, joint = S.target_passes(ishigami_problem(), np.zeros((4, 2, 2)), targets)
+    assert table.empty and joint.empty
 
 
 def test_calibrated_problem_samples_around_the_calibrated_point():
