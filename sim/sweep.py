@@ -1205,13 +1205,11 @@ def target_passes(problem: SweepProblem, Y: np.ndarray, targets=None) -> tuple[p
     ok = {n: np.array([tg[n].passes(float(v)) for v in means[n]], dtype=bool) for n in names}
     rows = []
     for n in names:
-        t, m = tg[n], means[n]
-        finite = m[np.isfinite(m)]
+        t = tg[n]
         rows.append({"output": n, "target": t.name, "kind": t.kind, "observed": t.observed,
                      "tolerance": t.tolerance, "n_points": P, "n_pass": int(ok[n].sum()),
                      "share_pass": ok[n].mean(),
-                     **({"min": finite.min(), "median": float(np.median(finite)), "max": finite.max()}
-                        if len(finite) else {"min": math.nan, "median": math.nan, "max": math.nan})})
+                     **pd.Series(means[n]).agg(["min", "median", "max"]).to_dict()})  # NaN skipped
     every = np.logical_and.reduce([ok[n] for n in names])
     rows.append({"output": "all", "target": f"all {len(names)} targets above", "n_points": P,
                  "n_pass": int(every.sum()), "share_pass": every.mean()})
