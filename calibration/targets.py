@@ -80,7 +80,7 @@ def load_targets(path: str | Path = TARGETS_FILE) -> list[Target]:
         try:
             out.append(Target.model_validate(t))
         except ValidationError as e:
-            raise TargetsError(f"{p}: target.{i}: {describe_validation_error(e)}") from None
+            raise TargetsError(f"{p}: target.{i}: {describe_validation_error(e, model=Target)}") from None
     names = [t.statistic for t in out]
     if len(set(names)) != len(names):
         raise TargetsError(f"{p}: a statistic is targeted twice")

@@ -28,6 +28,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from sim.files import out_folder_problem
 from sim.params import ParameterError, Params, ranges
 from sim import sweep_cli
 from sim.scenario import ScenarioError, load_scenario
@@ -162,8 +163,9 @@ def cmd_run(a: argparse.Namespace) -> int:
     except (ScenarioError, ParameterError) as e:
         return _fail(str(e))
     out = a.out or Path("runs") / f"{sc.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not a.overwrite:
-        return _fail(f"--out {out} exists and is not empty (use --overwrite to replace it)")
+    problem = out_folder_problem(out, a.overwrite)
+    if problem:
+        return _fail(problem)
     from sim.runner import simulate, simulate_many
 
     t0 = time.perf_counter()
@@ -195,8 +197,9 @@ def cmd_compare(a: argparse.Namespace) -> int:
             posterior_draws(a.seeds, *([] if posterior is True else [posterior]))
     except (ScenarioError, ParameterError, CompareError) as e:
         return _fail(str(e))
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not a.overwrite:
-        return _fail(f"--out {out} exists and is not empty (use --overwrite to replace it)")
+    problem = out_folder_problem(out, a.overwrite)
+    if problem:
+        return _fail(problem)
     t0 = time.perf_counter()
     cmp = compare(a.baseline, a.scenarios, seeds=range(a.seed, a.seed + a.seeds), workers=a.workers,
                   posterior=posterior)

@@ -38,6 +38,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from sim.files import out_folder_problem
 from sim.datasets import SECTOR_CODES, load_regions
 from sim.params import ParameterError, Params, make_params
 from sim.scenario import Scenario, ScenarioError, load_scenario
@@ -372,8 +373,9 @@ class Comparison:
     def save(self, out: str | Path, overwrite: bool = False, figures: bool = True) -> Path:
         """Write the comparison folder atomically (temporary sibling, renamed into place)."""
         out = Path(out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-            raise FileExistsError(f"--out {out} exists and is not empty (use --overwrite to replace it)")
+        problem = out_folder_problem(out, overwrite)
+        if problem:
+            raise FileExistsError(problem)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
         try:

@@ -23,3 +23,15 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def out_folder_problem(out: Path, overwrite: bool) -> str | None:
+    """Why ``out`` cannot take a new output folder, or None: it is an existing file (never replaced,
+    ``--overwrite`` or not), or a non-empty folder without ``overwrite``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder; give a folder path"
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        return f"--out {out} exists and is not empty (use --overwrite to replace it)"
+    return None
+

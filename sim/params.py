@@ -7,7 +7,7 @@ mechanism off without touching its parameters.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -208,8 +208,26 @@ def make_params(overrides: dict[str, Any] | None = None, base: Params | None = N
         raise ParameterError(describe_validation_error(e, prefix="params")) from None
 
 
-def describe_validation_error(e: ValidationError, prefix: str = "") -> str:
-    """One line per problem: the field, what is wrong, and the allowed values or range."""
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str] | None:
+    """The field names of the (nested) pydantic model at ``loc``, a path of field names and list indices
+    (``("interventions", 0)`` -> the intervention's fields), or None where the path leaves the models."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        f = model.model_fields.get(part)
+        if f is None:
+            return None
+        sub = next((a for a in (f.annotation, *get_args(f.annotation))
+                    if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if sub is None:
+            return None
+        model = sub
+    return list(model.model_fields)
+
+
+def describe_validation_error(e: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    """One line per problem: the field, what is wrong, and the allowed values or range (for a name that
+    ``model`` does not have, the names it allows)."""
     lines = []
     rng = ranges()
     for err in e.errors():
@@ -220,6 +238,10 @@ def describe_validation_error(e: ValidationError, prefix: str = "") -> str:
         if isinstance(last, str) and last in rng:
             lo, hi = rng[last]
             msg += f" (allowed range {lo:g} to {hi:g})"
+        if err["type"] == "extra_forbidden" and model is not None:
+            names = _fields_at(model, tuple(err["loc"][:-1]))
+            if names:
+                msg = f"unknown field; allowed: {', '.join(names)}"
         if "input" in err and not isinstance(err["input"], dict):
             msg += f"; got {err['input']!r}"
         lines.append(f"{field}: {msg}")

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.files import out_folder_problem
+
 TABLES = ("panel", "events", "plants", "model_vars", "spending")
 
 
@@ -56,8 +58,9 @@ class Results:
     def save(self, out: str | Path, overwrite: bool = False) -> Path:
         """Write the run folder atomically. Refuses an existing non-empty folder unless ``overwrite``."""
         out = Path(out)
-        if out.exists() and any(out.iterdir()) and not overwrite:
-            raise FileExistsError(f"--out {out} exists and is not empty (use --overwrite to replace it)")
+        problem = out_folder_problem(out, overwrite)
+        if problem:
+            raise FileExistsError(problem)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
         tmp.chmod(0o755)  # mkdtemp makes it private; a run folder is an ordinary folder

@@ -46,7 +46,9 @@ def simulate(scenario: Scenario | str | Path | None = None, params: Params | dic
     Args:
         scenario: a Scenario, a path to a scenario TOML file, or None for the 1973-2016 history.
         params: a Params or a dict of overrides: the base parameter set, on top of which the scenario's
-            own ``[params]`` are applied (the scenario wins where both set a parameter).
+            own ``[params]`` are applied (the scenario wins where both set a parameter: a scenario file
+            with ``params_file``, such as the calibrated baseline, sets every calibrated parameter, so
+            change those with ``load_scenario(path).with_params(name=value)``).
         seed: the random seed.
         track_plants: also keep each plant's yearly state (``Results.history``).
     """

@@ -141,6 +141,19 @@ class Scenario(BaseModel):
     def make_params(self, base: Params | None = None) -> Params:
         return make_params(self.params, base=base)
 
+    def with_params(self, **overrides: Any) -> "Scenario":
+        """A copy with ``overrides`` applied on top of this scenario's parameters (validated: an unknown
+        name or a value out of range raises :class:`ScenarioError` naming it and what is allowed). The way
+        to change a parameter of a scenario that sets it, e.g. the calibrated baseline."""
+        data = self.model_dump()
+        data["params"] = {**self.params, **overrides}
+        try:
+            return Scenario.model_validate(data)
+        except ValidationError as e:
+            raise ScenarioError(f"{self.name}: {describe_validation_error(e, model=Scenario)}") from None
+        except ParameterError as e:
+            raise ScenarioError(f"{self.name}: {e}") from None
+
     def target_regions(self) -> list[str]:
         """The regions any intervention targets (union, in first-mention order; empty without policy)."""
         return list(dict.fromkeys(c for iv in self.interventions for c in iv.regions))
@@ -176,6 +189,10 @@ def scenario_from_dict(data: dict[str, Any], source: str = "scenario", base_dir:
     if not isinstance(head, dict):  # e.g. `scenario = "x"`: refuse it rather than fail in dict()
         raise ScenarioError(f"{source}: [scenario] must be a table, got {head!r}")
     flat = dict(head)
+    allowed_head = [f for f in Scenario.model_fields if f not in ("params", "interventions")]
+    unknown = sorted(set(flat) - set(allowed_head))
+    if unknown:
+        raise ScenarioError(f"{source}: scenario: unknown field(s) {unknown}; allowed: {', '.join(allowed_head)}")
     own = data.get("params", {})
     if not isinstance(own, dict):
         raise ScenarioError(f"{source}: [params] must be a table")
@@ -198,7 +215,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "scenario", base_dir:
     try:
         return Scenario.model_validate(flat)
     except ValidationError as e:
-        raise ScenarioError(f"{source}: {describe_validation_error(e)}") from None
+        raise ScenarioError(f"{source}: {describe_validation_error(e, model=Scenario)}") from None
     except ParameterError as e:
         raise ScenarioError(f"{source}: {e}") from None
 

@@ -82,6 +82,18 @@ def test_an_existing_output_folder_is_not_overwritten(tmp_path, capsys):
     assert (out / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_an_output_path_that_is_a_file_is_refused_before_running_even_with_overwrite(tmp_path, capsys, command):
+    sc = _scenario(tmp_path, '[scenario]\nend_year = 1975\n' + FAST)
+    out = tmp_path / "afile"
+    out.write_text("mine")
+    other = _scenario(tmp_path, '[scenario]\nname = "other"\nend_year = 1975\n' + FAST, "o.toml")
+    args = [str(sc)] if command == "run" else [str(sc), str(other)]
+    assert main([command, *args, "--out", str(out), "--overwrite"]) == 2
+    assert f"--out {out} is a file, not a folder" in capsys.readouterr().err
+    assert out.read_text() == "mine"
+
+
 def test_console_script_exits_non_zero_on_bad_input(tmp_path):
     sc = _scenario(tmp_path, '[params]\nexit_rate = -3\n')
     r = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(sc), "--out", str(tmp_path / "o")],

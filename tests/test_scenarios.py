@@ -132,8 +132,9 @@ def bad_intervention(draw):
         iv["training_centre"] = draw(st.sampled_from(["perhaps", "2", [True], 0.5]))
         return iv, "training_centre"
     if kind == "extra":
-        iv[draw(st.sampled_from(["intensty", "region", "budget", "year"]))] = 1
-        return iv, "interventions.0"
+        key = draw(st.sampled_from(["intensty", "region", "budget", "year"]))
+        iv[key] = 1
+        return iv, f"interventions.0.{key}: unknown field; allowed: lever, regions, sectors, start_year"
     if kind == "late":  # after the scenario's end
         iv["end_year"] = draw(st.integers(2041, 2060))
         return iv, "end_year"
@@ -169,3 +170,27 @@ def test_fuzzed_sections_of_the_wrong_type_are_refused_naming_them(section, valu
     with pytest.raises(ScenarioError) as e:
         scenario_from_dict({section: value}, source="fuzz.toml")
     assert section in str(e.value)
+
+
+@pytest.mark.parametrize("key", ["nme", "seed", "params"])
+def test_unknown_scenario_header_fields_are_refused_listing_the_allowed_ones(key):
+    with pytest.raises(ScenarioError) as e:
+        scenario_from_dict({"scenario": {"name": "x", key: 1}}, source="x.toml")
+    msg = str(e.value)
+    assert f"unknown field(s) ['{key}']" in msg
+    assert "allowed: name, description, start_year, end_year, report_from, params_file" in msg
+
+
+def test_with_params_changes_a_parameter_the_scenario_sets_and_refuses_bad_ones(tmp_path):
+    base = load_scenario(SCENARIOS / "baseline.toml")
+    changed = base.with_params(beta_agglomeration=0.1)
+    assert changed.params["beta_agglomeration"] == 0.1
+    assert changed.make_params().beta_agglomeration == 0.1
+    assert base.params["beta_agglomeration"] != 0.1  # the original is unchanged
+    assert {k: v for k, v in changed.params.items() if k != "beta_agglomeration"} == \
+        {k: v for k, v in base.params.items() if k != "beta_agglomeration"}
+    with pytest.raises(ScenarioError, match=r"beta_agglomeration.*allowed range 0 to 5"):
+        base.with_params(beta_agglomeration=99)
+    with pytest.raises(ScenarioError, match=r"unknown parameter\(s\) \['no_such'\]; allowed: demand_on"):
+        base.with_params(no_such=1)
+
