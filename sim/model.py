@@ -304,8 +304,7 @@ class AMModel(mesa.Model):
         ok_dui = innovation.draw_successes(dui_cells[pl.region * S + pl.sector], pl.dui_cap, u[1])
         lp = lp + self._log_gain[ok_sti.view(np.int8) + 2 * ok_dui.view(np.int8)]
         lp = innovation.foreign_technology_transfer(lp, pl.foreign, p.foreign_productivity_growth)
-        mean = demand.sector_weighted_mean(lp, pl.weight, pl.sector, S, wsum)
-        lp = lp + p.diffusion * np.maximum(mean[pl.sector] - lp, 0.0)
+        lp = innovation.diffusion_log(lp, pl.weight, pl.sector, S, p.diffusion, wsum)
         pl.set("sti_cap", innovation.update_capability(pl.sti_cap, ok_sti, p.capability_learning))
         pl.set("dui_cap", innovation.update_capability(pl.dui_cap, ok_dui, p.capability_learning))
         return lp
@@ -314,12 +313,12 @@ class AMModel(mesa.Model):
         """Closures by the exit hazard or below the viable scale; returns the survivors' ``lp`` and
         ``log_rel``."""
         p, pl = self.p, self.plants
-        h = exit_m.selection_hazard(log_rel, self.year - pl.birth_year, pl.sector, self.S, rate=p.exit_rate,
-                                    productivity=p.exit_productivity, age_elasticity=p.exit_age)
-        h *= exit_m.exit_multiplier_by_plant(
-            ~sme, pl.foreign, pl.region, self.cost, foreign_exit_mult=yp.foreign_exit_mult,
-            large_factor=p.exit_large_factor, cost_effect=p.exit_cost, foreign_factor=p.foreign_exit_factor,
-            retrenchment=p.retrenchment, recession_depth=float(self.recession_depth[self.t]))
+        h = exit_m.exit_hazard(
+            log_rel, self.year - pl.birth_year, ~sme, pl.foreign, pl.region, self.cost, pl.sector, self.S,
+            rate=p.exit_rate, productivity=p.exit_productivity, age_elasticity=p.exit_age,
+            foreign_exit_mult=yp.foreign_exit_mult, large_factor=p.exit_large_factor, cost_effect=p.exit_cost,
+            foreign_factor=p.foreign_exit_factor, retrenchment=p.retrenchment,
+            recession_depth=float(self.recession_depth[self.t]))
         gone = exit_m.draw_exits(h, pl.output, self.min_output[pl.sector], self.rng.random(len(pl)))
         if gone.any():
             self._log("close", "exit", pl.id[gone], pl.region[gone], pl.sector[gone], pl.foreign[gone],
@@ -345,7 +344,7 @@ class AMModel(mesa.Model):
             self._log("acquire", "acquisition", pl.id[bought], pl.region[bought], pl.sector[bought],
                       np.ones(n, bool), np.full(n, -1))
             pl.set("foreign", pl.foreign | bought)
-            lp = lp + p.acquisition_boost * bought
+            lp = acquisition.acquisition_gain(lp, bought, p.acquisition_boost)
         return lp
 
     def _relocation(self, u_dom: np.ndarray, prob_dom: np.ndarray) -> None:

@@ -42,30 +42,37 @@ def test_demand_paths_show_the_recessions():
     assert hit[0, pharma] > hit[0, machinery]  # the 2008 crash hit pharmaceuticals hard
 
 
+def _sti(science, foreign, sme, cap=0.5):
+    """STI success probability of one plant per region, as the model computes it (one sector, STI
+    weight 0.8; no R&D subsidy)."""
+    n = len(science)
+    intensity = innovation.sti_intensity_by_plant(
+        np.array([0.8]), np.asarray(science, float), np.broadcast_to(foreign, n), np.broadcast_to(sme, n),
+        np.arange(n), np.zeros(n, dtype=np.int64), 0.3, np.full(n, 0.35), 0.6, np.ones((n, 1)))
+    return innovation.success_probability(intensity, np.full(n, cap))
+
+
 def test_sti_success_rises_with_science_base_and_smes_absorb_less():
-    sci = np.array([0.5, 1.0, 2.0])
-    args = dict(sti_w=np.full(3, 0.8), foreign=np.zeros(3, bool), sti_cap=np.full(3, 0.5), rate=0.3,
-                sme_absorption=0.35, network_share=0.6)
-    large = innovation.sti_hazard(science_r=sci, sme=np.zeros(3, bool), **args)
-    small = innovation.sti_hazard(science_r=sci, sme=np.ones(3, bool), **args)
+    sci = [0.5, 1.0, 2.0]
+    large, small = _sti(sci, False, False), _sti(sci, False, True)
     assert np.all(np.diff(large) > 0)
     assert np.all(small < large)
+    assert np.all(_sti(sci, False, False, cap=0.9) > large)  # absorptive capacity
 
 
 def test_foreign_plants_depend_less_on_the_regional_science_base():
-    sci = np.array([0.5, 2.0])
-    base = dict(sti_w=np.full(2, 0.8), sme=np.zeros(2, bool), sti_cap=np.full(2, 0.5), rate=0.3,
-                sme_absorption=0.35, network_share=0.6)
-    gb = innovation.sti_hazard(science_r=sci, foreign=np.zeros(2, bool), **base)
-    fo = innovation.sti_hazard(science_r=sci, foreign=np.ones(2, bool), **base)
+    gb, fo = _sti([0.5, 2.0], False, False), _sti([0.5, 2.0], True, False)
     assert fo[1] - fo[0] < gb[1] - gb[0]
 
 
 def test_dui_success_rises_with_skills_and_local_density():
-    kw = dict(sti_w=np.full(3, 0.2), dui_cap=np.full(3, 0.5), rate=0.3, interaction=0.5)
-    by_skill = innovation.dui_hazard(skills_r=np.array([0.5, 1, 2]), density=np.ones(3), **kw)
-    by_dens = innovation.dui_hazard(skills_r=np.ones(3), density=np.array([0.2, 1, 5]), **kw)
-    assert np.all(np.diff(by_skill) > 0) and np.all(np.diff(by_dens) > 0)
+    def dui(skills, density):
+        return innovation.success_probability(
+            innovation.dui_intensity(0.2, np.asarray(skills, float), np.asarray(density, float), 0.3, 0.5),
+            np.full(3, 0.5))
+
+    assert np.all(np.diff(dui([0.5, 1, 2], np.ones(3))) > 0)
+    assert np.all(np.diff(dui(np.ones(3), [0.2, 1, 5])) > 0)
 
 
 def test_combining_sti_and_dui_gains_most():
@@ -75,17 +82,23 @@ def test_combining_sti_and_dui_gains_most():
 
 
 def test_diffusion_narrows_the_gap_without_moving_leaders():
-    prod = np.array([0.5, 1.0, 2.0])
-    out = innovation.diffusion(prod, np.ones(3), np.zeros(3, dtype=np.int64), 1, rate=0.2)
-    assert out[0] > prod[0] and out[2] == prod[2]
+    lp = np.log([0.5, 1.0, 2.0])  # equal weights: the sector mean of lp is 0
+    out = innovation.diffusion_log(lp, np.ones(3), np.zeros(3, dtype=np.int64), 1, rate=0.2)
+    assert out[0] == pytest.approx(0.8 * lp[0]) and out[1] == lp[1] and out[2] == lp[2]
 
 
-def _hazard(**over):
+def test_acquired_plants_gain_the_boost_in_log_productivity():
+    out = acquisition.acquisition_gain(np.array([0.1, 0.1]), np.array([True, False]), 0.4)
+    assert out == pytest.approx([0.5, 0.1])
+
+
+def _hazard(cost_r=np.zeros(2), **over):
+    """Exit hazard of two plants, each in its own region with regional cost ``cost_r``."""
     n = 2
     kw = dict(log_rel=np.zeros(n), age=np.full(n, 10), large=np.zeros(n, bool), foreign=np.zeros(n, bool),
-              cost_r=np.zeros(n), sector=np.zeros(n, dtype=np.int64), n_sectors=1, rate=0.05, productivity=1.5,
-              age_elasticity=0.3, large_factor=0.5, cost_effect=0.3, foreign_factor=1.2, retrenchment=1.0,
-              recession_depth=0.0)
+              region=np.arange(n), cost=np.asarray(cost_r, float), sector=np.zeros(n, dtype=np.int64), n_sectors=1,
+              rate=0.05, productivity=1.5, age_elasticity=0.3, large_factor=0.5, cost_effect=0.3,
+              foreign_factor=1.2, retrenchment=1.0, recession_depth=0.0)
     kw.update(over)
     return ex.exit_hazard(**kw)
 

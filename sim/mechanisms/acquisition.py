@@ -36,7 +36,8 @@ def location_tilt(site_quality: np.ndarray, region: np.ndarray, sector: np.ndarr
     return q / np.where(mean > 0, mean, 1.0)[sector]
 
 
-def acquisition_gain(prod: np.ndarray, bought: np.ndarray, boost: float) -> np.ndarray:
-    """Acquired plants gain ``exp(boost)`` in productivity: the parent group's technology, capital and
-    global network (Harris and Robinson 2002 on productivity after foreign acquisition)."""
-    return np.where(bought, prod * np.exp(boost), prod)
+def acquisition_gain(lp: np.ndarray, bought: np.ndarray, boost: float) -> np.ndarray:
+    """Acquired plants gain ``boost`` in log productivity (a factor ``exp(boost)``): the parent group's
+    technology, capital and global network (Harris and Robinson 2002 on productivity after foreign
+    acquisition)."""
+    return lp + boost * bought

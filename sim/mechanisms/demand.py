@@ -174,16 +174,10 @@ def allocate_output(weight: np.ndarray, sector: np.ndarray, demand: np.ndarray,
     return (demand / np.maximum(wsum, 1e-300))[sector] * weight
 
 
-def relative_productivity(prod: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int) -> np.ndarray:
-    """Productivity relative to the sector's output-weighted geometric mean."""
-    return np.exp(log_relative_productivity(np.log(prod), weight, sector, n_sectors))
-
-
 def log_relative_productivity(lp: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int,
                               wsum: np.ndarray | None = None) -> np.ndarray:
-    """``ln A - mean_s ln A``: log productivity relative to the sector's output-weighted mean (the
-    logarithm of :func:`relative_productivity`, from log productivity ``lp``). ``wsum``, the sector
-    totals of ``weight``, may be passed when already known."""
+    """``ln A - mean_s ln A``: log productivity relative to the sector's output-weighted mean, from log
+    productivity ``lp``. ``wsum``, the sector totals of ``weight``, may be passed when already known."""
     return lp - sector_weighted_mean(lp, weight, sector, n_sectors, wsum)[sector]
 
 

@@ -55,18 +55,15 @@ def selection_hazard(log_rel: np.ndarray, age: np.ndarray, sector: np.ndarray, n
     return sel * (rate / np.maximum(mean, 1e-12))[sector]
 
 
-def exit_hazard(log_rel: np.ndarray, age: np.ndarray, large: np.ndarray, foreign: np.ndarray,
-                cost_r: np.ndarray, sector: np.ndarray, n_sectors: int, *, rate: float, productivity: float,
-                age_elasticity: float, large_factor: float, cost_effect: float, foreign_factor: float,
-                retrenchment: float, recession_depth: float,
-                foreign_exit_mult: np.ndarray | float = 1.0) -> np.ndarray:
-    """Yearly exit hazard of each plant, :func:`selection_hazard` x :func:`exit_multiplier` (per-plant
-    arrays; the model gathers the multiplier from a table of cells instead)."""
-    sel = selection_hazard(log_rel, age, sector, n_sectors, rate=rate, productivity=productivity,
-                           age_elasticity=age_elasticity)
-    return sel * exit_multiplier(large, foreign, cost_r, large_factor=large_factor, cost_effect=cost_effect,
-                                 foreign_factor=foreign_factor, retrenchment=retrenchment,
-                                 recession_depth=recession_depth, foreign_exit_mult=foreign_exit_mult)
+def exit_hazard(log_rel: np.ndarray, age: np.ndarray, large: np.ndarray, foreign: np.ndarray, region: np.ndarray,
+                cost: np.ndarray, sector: np.ndarray, n_sectors: int, *, rate: float, productivity: float,
+                age_elasticity: float, foreign_exit_mult: np.ndarray | float = 1.0, **kw) -> np.ndarray:
+    """Yearly exit hazard of each plant: :func:`selection_hazard` x :func:`exit_multiplier_by_plant`
+    (``cost`` and ``foreign_exit_mult`` per region; ``kw`` the multiplier's scalar parameters)."""
+    h = selection_hazard(log_rel, age, sector, n_sectors, rate=rate, productivity=productivity,
+                         age_elasticity=age_elasticity)
+    h *= exit_multiplier_by_plant(large, foreign, region, cost, foreign_exit_mult=foreign_exit_mult, **kw)
+    return h
 
 
 def draw_exits(hazard: np.ndarray, output: np.ndarray, min_output: np.ndarray | float, u: np.ndarray) -> np.ndarray:

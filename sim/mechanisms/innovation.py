@@ -50,29 +50,12 @@ def sti_intensity_by_plant(sti_w: np.ndarray, science: np.ndarray, foreign: np.n
     return cells[(2 * foreign + sme.astype(np.intp)) * (R * S) + region * S + sector]
 
 
-def sti_hazard(sti_w: np.ndarray, science_r: np.ndarray, foreign: np.ndarray, sme: np.ndarray,
-               sti_cap: np.ndarray, rate: float, sme_absorption: np.ndarray | float,
-               network_share: float, rd_mult: np.ndarray | float = 1.0) -> np.ndarray:
-    """Yearly STI success probability per plant: ``1 - exp(-I (0.5 + capability))`` with ``I`` the
-    :func:`sti_intensity` of the plant's cell; ``0.5 + capability`` is the plant's own absorptive
-    capacity (Cohen and Levinthal 1990)."""
-    return success_probability(sti_intensity(sti_w, science_r, foreign, sme, rate, sme_absorption,
-                                             network_share, rd_mult), sti_cap)
-
-
 def dui_intensity(sti_w, skills_r, density, rate: float, interaction: float) -> np.ndarray:
     """DUI success intensity per unit of capability, ``rate (1 - w_s) K_r ((1 + d) / 2)^interaction``
     (element-wise; the model evaluates it once per region x sector cell), with ``K_r`` the skills base
     and ``d`` the local density relative to an average region."""
     g = ((1.0 + density) / 2.0) ** interaction
     return rate * (1.0 - sti_w) * np.maximum(skills_r, 0.0) * g
-
-
-def dui_hazard(sti_w: np.ndarray, skills_r: np.ndarray, density: np.ndarray, dui_cap: np.ndarray,
-               rate: float, interaction: float) -> np.ndarray:
-    """Yearly DUI success probability per plant: ``1 - exp(-I (0.5 + capability))`` with ``I`` the
-    :func:`dui_intensity` of the plant's cell."""
-    return success_probability(dui_intensity(sti_w, skills_r, density, rate, interaction), dui_cap)
 
 
 def success_probability(intensity: np.ndarray, capability: np.ndarray) -> np.ndarray:
@@ -99,16 +82,15 @@ def update_capability(cap: np.ndarray, success: np.ndarray, learning: float) -> 
     return cap + learning * (success.astype(np.float64) - cap)
 
 
-def diffusion(prod: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int, rate: float) -> np.ndarray:
-    """Knowledge diffusion (imitation): each plant below the sector's output-weighted mean log
-    productivity closes a share ``rate`` of its gap (leaders are unaffected), which keeps the productivity distribution from spreading
-    without bound. Reference: Nelson and Winter (1982), imitation in evolutionary growth models."""
-    return np.exp(diffusion_log(np.log(prod), weight, sector, n_sectors, rate))
-
-
-def diffusion_log(lp: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int, rate: float) -> np.ndarray:
-    """:func:`diffusion` on log productivity: ``lp + rate x max(mean_s lp - lp, 0)``."""
-    wsum = np.bincount(sector, weights=weight, minlength=n_sectors)
+def diffusion_log(lp: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int, rate: float,
+                  wsum: np.ndarray | None = None) -> np.ndarray:
+    """Knowledge diffusion (imitation) on log productivity: each plant below its sector's
+    output-weighted mean closes a share ``rate`` of its gap, ``lp + rate x max(mean_s lp - lp, 0)``;
+    leaders are unaffected, which keeps the productivity distribution from spreading without bound.
+    ``wsum``, the sector totals of ``weight``, may be passed when already known. Reference: Nelson and
+    Winter (1982), imitation in evolutionary growth models."""
+    if wsum is None:
+        wsum = np.bincount(sector, weights=weight, minlength=n_sectors)
     mean = np.bincount(sector, weights=weight * lp, minlength=n_sectors) / np.maximum(wsum, 1e-300)
     return lp + rate * np.maximum(mean[sector] - lp, 0.0)
 
