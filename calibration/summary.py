@@ -141,7 +141,7 @@ def per_seed_statistics(res: Results, metrics: report.RunMetrics | None = None) 
         g = SECTOR_GROUP[sec]
         out[f"t3_lq_margin_group_{sec}"] = lq_margin(rule, _at(lg, g, 1998), _at(lg, g, 2016),
                                                      _at(lng, g, 1998), _at(lng, g, 2016))
-    out["t3_fdi_outside_tir"] = _fdi_outside_tir(events, seeds)
+    out["t3_fdi_outside_tir"] = report.fdi_outside_tir(events, seeds)
 
     # T4: national paths
     def ratio(sec, a, b):
@@ -160,20 +160,6 @@ def per_seed_statistics(res: Results, metrics: report.RunMetrics | None = None) 
     for (g, y), v in t5.items():
         out[f"t5_corr_{GROUP_KEY[g]}_{y}"] = v
     return pd.DataFrame(out, index=seeds)
-
-
-def _fdi_outside_tir(events: pd.DataFrame, seeds: pd.Index) -> np.ndarray:
-    """Per seed, the share of foreign openings since 1985 (relocations aside) outside the TIRs (NaN for
-    a seed without any)."""
-    tir = M.tir_regions()
-    e = (M.isin(events["kind"], ["open"]) & M.isin(events["ownership"], ["foreign"])
-         & (events["year"].to_numpy() >= 1985) & ~M.isin(events["cause"], ["relocation"]))
-    outside = ~M.isin(events["region"], tir)[e]  # a missing region counts as outside
-    pos = seeds.get_indexer(events["seed"].to_numpy()[e])
-    n = np.bincount(pos[pos >= 0], minlength=len(seeds))
-    k = np.bincount(pos[pos >= 0], weights=outside[pos >= 0], minlength=len(seeds))
-    with np.errstate(invalid="ignore"):
-        return np.where(n > 0, k / np.maximum(n, 1), np.nan)
 
 
 def _national_output(cube: M.RegionCube, sector: str) -> tuple[list[int], np.ndarray]:

@@ -147,3 +147,20 @@ def test_check_t5_perfect_when_simulated_shares_equal_observed():
     t5 = check_t5(panel)
     assert len(t5) == 12
     assert t5["median_r"].to_numpy() == pytest.approx(1.0) and t5["pass"].all()
+
+
+def test_fdi_outside_tir_hand_worked():
+    from sim.report import FDI_SINCE, fdi_outside_tir
+
+    # seed 0: foreign openings in UKE3 (TIR), UKJ1 and UKI3 (not TIRs) count; a relocation, a GB
+    # opening, a closure and one before FDI_SINCE do not -> 2 of 3 outside. Seed 1: none -> NaN.
+    ev = pd.DataFrame({
+        "seed": [0, 0, 0, 0, 0, 0, 0],
+        "year": [FDI_SINCE, 2000, 2016, 2001, 2002, 2003, FDI_SINCE - 1],
+        "kind": ["open", "open", "open", "open", "open", "close", "open"],
+        "ownership": ["foreign", "foreign", "foreign", "foreign", "GB", "foreign", "foreign"],
+        "cause": ["foreign_entry", "anchor", "foreign_entry", "relocation", "startup", "exit", "foreign_entry"],
+        "region": ["UKE3", "UKJ1", "UKI3", "UKJ1", "UKJ1", "UKJ1", "UKJ1"],
+    })
+    share = fdi_outside_tir(ev, pd.Index([0, 1]))
+    assert share[0] == pytest.approx(2 / 3) and np.isnan(share[1])
