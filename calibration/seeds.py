@@ -18,6 +18,8 @@ into a block is refused if it would reach the next one:
 1000-1999  ``sim calibrate --report`` (at most 1,000 seeds; never used to choose anything)
 2000-2999  verification: a challenger that ranked above the point on the confirmation seeds, and the
            point, re-run on seeds on which the challenger was not chosen (``verify_seeds``)
+3000-3099  the pseudo-data of the parameter-recovery check (``sim calibrate --recovery``): histories
+           simulated at known parameters, on seeds that the search (0-99) never runs
 =========  ===========================================================================================
 """
 
@@ -34,6 +36,7 @@ PROBE_SEED0 = 600
 REPORT_SEED0 = 1000
 VERIFY_SEED0 = 2000
 VERIFY_END = 3000
+RECOVERY_SEED0 = 3000
 
 
 def seeds(first: int, n: int) -> list[int]:

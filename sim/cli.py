@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--population", type=_positive_int, default=None, help="particles per generation")
     c.add_argument("--generations", type=_positive_int, default=None, help="maximum generations")
     c.add_argument("--out", type=Path, default=None, help="where calibrated.toml and posterior.csv go "
-                   "(default calibration/)")
+                   "(default calibration/); with --report or --recovery, the folder of the report (default "
+                   "runs/calibration/report or runs/calibration/recovery; calibration/report and "
+                   "calibration/recovery hold the shipped ones)")
     c.add_argument("--optimise", action="store_true", help="stage 1: the point estimate by CMA-ES (state and "
                    "evaluations in --dir; --resume continues them)")
     c.add_argument("--dir", type=Path, default=Path("runs/calibration/optimise"),
@@ -124,7 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--reselect", action="store_true", help="re-apply the choice of the point estimate to the "
                    "posterior candidates in --out (posterior_candidates.csv), without the ABC history")
     c.add_argument("--report", action="store_true", help="write the posterior-predictive report instead")
-    c.add_argument("--recovery", action="store_true", help="parameter-recovery check on simulated pseudo-data")
+    c.add_argument("--recovery", action="store_true", help="parameter-recovery check on simulated pseudo-data "
+                   "(--resume continues the check stored in --out)")
+    c.add_argument("--truth", choices=("point", "middle"), default="point", help="with --recovery: the known "
+                   "parameters, the shipped point estimate (default) or the middle of each prior range")
     c.add_argument("--seeds", type=_positive_int, default=50, help="seeds for --report (default 50)")
 
     sub.add_parser("params", help="list every parameter with its default, range and meaning")
@@ -302,7 +307,12 @@ def _calibrate(a: argparse.Namespace) -> int:
         from calibration.recovery import recovery
 
         out = a.out or Path("runs/calibration/recovery")
-        print(f"wrote {recovery(out, budget=a.budget, workers=a.workers, population_size=a.population, generations=a.generations)}")
+        try:
+            path = recovery(out, budget=a.budget, truth=a.truth, workers=a.workers, population_size=a.population,
+                            generations=a.generations, resume=a.resume, scheduler=a.scheduler, log=_log)
+        except (FileExistsError, FileNotFoundError, ValueError) as e:
+            return _fail(str(e))
+        print(f"wrote {path}")
         return 0
     if a.reselect:
         from calibration.run import reselect

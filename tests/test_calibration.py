@@ -151,6 +151,46 @@ def test_pseudo_targets_are_zero_distance_at_the_truth():
     assert distance(SimulationModel(cfg.seeds, cfg.fixed)({"exit_rate": 0.08}), tg) > 0
 
 
+def test_pseudo_data_on_fresh_seeds_do_not_hand_the_truth_a_zero_distance():
+    from calibration.abc import SimulationModel
+    from calibration.recovery import pseudo_targets
+    from calibration.seeds import RECOVERY_SEED0
+
+    cfg = CalibrationConfig(free=["exit_rate"], seeds=[0], fixed={"n_plants_start": 800},
+                            bounds={"exit_rate": (0.03, 0.08)})
+    tg = pseudo_targets({"exit_rate": 0.05}, cfg, load_targets(), data_seeds=[RECOVERY_SEED0])
+    assert distance(SimulationModel(cfg.seeds, cfg.fixed)({"exit_rate": 0.05}), tg) > 0
+
+
+@pytest.mark.slow
+def test_tiny_recovery_check_runs_reports_and_resumes_the_same_history(tmp_path):
+    import json
+
+    import pyabc
+
+    from calibration.recovery import recovery
+
+    cfg = tmp_path / "cal.toml"
+    cfg.write_text(TINY_CONFIG)
+    out = tmp_path / "rec"
+    quiet = lambda *a: None  # noqa: E731
+    md = recovery(out, budget=60, truth="middle", config=cfg, workers=1, generations=1, log=quiet)
+    kept = json.loads((out / "truth.json").read_text())
+    assert kept["truth"]["exit_rate"] == pytest.approx(0.055) and kept["data_seeds"] == [3000]
+    tab = pd.read_csv(out / "recovery.csv")
+    assert list(tab["parameter"]) == ["exit_rate", "beta_agglomeration"]
+    assert ((tab["q05"] <= tab["posterior_median"]) & (tab["posterior_median"] <= tab["q95"])).all()
+    assert tab["recovered"].tolist() == ((tab["q05"] <= tab["truth"]) & (tab["truth"] <= tab["q95"])).tolist()
+    assert "the middle of each prior range" in md.read_text()
+    h1 = pyabc.History(f"sqlite:///{out / 'recovery.db'}")
+    with pytest.raises(FileExistsError, match="--resume"):
+        recovery(out, budget=60, truth="middle", config=cfg, workers=1, generations=1, log=quiet)
+    recovery(out, budget=120, config=cfg, workers=1, generations=2, resume=True, log=quiet)
+    h2 = pyabc.History(f"sqlite:///{out / 'recovery.db'}")
+    assert h2.id == h1.id and h2.max_t == 1
+    assert "2 generations" in md.read_text()
+
+
 @pytest.mark.slow
 def test_epsilon_shrinks_from_generation_to_generation(tmp_path):
     import pyabc

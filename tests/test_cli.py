@@ -141,3 +141,13 @@ def test_calibrate_try_refuses_bad_changes_before_running(tmp_path, capsys):
     assert "no point estimate to change" in capsys.readouterr().err
     assert main(["calibrate", "--report", "--why", "because", "--out", str(tmp_path)]) == 2
     assert "--why goes with --try" in capsys.readouterr().err
+
+
+def test_calibrate_recovery_refuses_to_resume_nothing_or_an_unknown_truth(tmp_path, capsys):
+    assert main(["calibrate", "--recovery", "--resume", "--out", str(tmp_path / "rec")]) == 2
+    assert "no recovery check to continue" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["calibrate", "--recovery", "--truth", "anywhere", "--out", str(tmp_path / "rec")])
+    err = capsys.readouterr().err
+    assert "--truth" in err and "anywhere" in err and "point" in err and "middle" in err
+    assert not (tmp_path / "rec").exists()
