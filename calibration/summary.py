@@ -72,8 +72,14 @@ def per_seed_statistics(res: Results, metrics: report.RunMetrics | None = None) 
     """All statistics, one row per seed (columns: statistic names).
 
     ``metrics``: the :class:`sim.report.RunMetrics` of ``res.panel``, if the caller has it already (the
-    sweep outputs share it); by default it is computed here.
+    sweep outputs share it; built under the same TIR set); by default it is computed here. TIR statistics
+    use the TIR set of the run's scenario (``tir_regions``), by default the 12 TIRs of the targets.
     """
+    with M.tir_set(M.manifest_tir_regions(getattr(res, "manifest", None) or {})):
+        return _per_seed_statistics(res, metrics)
+
+
+def _per_seed_statistics(res: Results, metrics: report.RunMetrics | None) -> pd.DataFrame:
     plants, events = res.plants, res.events
     rm = report.RunMetrics(res.panel) if metrics is None else metrics
     cube = rm.cubes["sector"]  # seed x year x sector x region

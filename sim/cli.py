@@ -46,6 +46,18 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _region_list(text: str) -> list[str]:
+    """``UKC1,UKD3,...``: a TIR set, checked against the region table (the error names the allowed codes)."""
+    from sim.metrics import check_tir_regions
+
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    try:
+        check_tir_regions(codes, field="--tir")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--tir: ")) from None
+    return codes
+
+
 def _seed(text: str) -> int:
     try:
         v = int(text)
@@ -93,10 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("run_dir", type=Path, nargs="?", default=None)
     m.add_argument("--observed", action="store_true", help="metrics of the observed ONS GVA data")
     m.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    m.add_argument("--tir", type=_region_list, default=None, metavar="CODES",
+                   help="comma-separated NUTS-2016 codes of the TIR set for the TIR metrics (default: the run "
+                   "scenario's tir_regions, else the 12 default TIRs)")
 
     rep = sub.add_parser("report", help="figures and a Markdown report of a run against the targets")
     rep.add_argument("run_dir", type=Path)
     rep.add_argument("--out", type=Path, default=None, help="report folder (default RUN_DIR/report)")
+    rep.add_argument("--tir", type=_region_list, default=None, metavar="CODES",
+                     help="comma-separated NUTS-2016 codes of the TIR set (default: the run scenario's tir_regions, "
+                     "else the 12 default TIRs)")
 
     c = sub.add_parser("calibrate", help="calibration to the 1973-2016 targets: the point estimate by CMA-ES "
                        "(--optimise), the posterior by ABC-SMC (pyabc)")
@@ -242,12 +260,15 @@ def cmd_metrics(a: argparse.Namespace) -> int:
         return _fail("give either --observed or a RUN_DIR")
     from sim import report
 
+    from sim import metrics as M
+
     if a.observed:
-        df = report.observed_metrics()
+        with M.tir_set(a.tir):
+            df = report.observed_metrics()
     else:
         if not (a.run_dir / "manifest.json").is_file():
             return _fail(f"{a.run_dir} is not a complete run folder (no manifest.json)")
-        df = report.metrics_for_run(a.run_dir)
+        df = report.metrics_for_run(a.run_dir, tir=a.tir)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = a.out.with_name(a.out.name + ".partial")
     df.to_csv(tmp, index=False)
@@ -261,7 +282,7 @@ def cmd_report(a: argparse.Namespace) -> int:
         return _fail(f"{a.run_dir} is not a complete run folder (no manifest.json)")
     from sim import report
 
-    path = report.write_report(a.run_dir, a.out)
+    path = report.write_report(a.run_dir, a.out, tir=a.tir)
     print(f"wrote {path}")
     return 0
 

@@ -138,7 +138,14 @@ def prepare(baseline: Scenario | str | Path, scenarios: Sequence[Scenario | str 
                                "baseline, e.g. scenarios/baseline_forward.toml)")
         if a.scenario.start_year != b.start_year:
             raise CompareError(f"{a.source or a.label}: scenario.start_year differs from the baseline's")
+        if _tir_set(a.scenario) != _tir_set(b):
+            raise CompareError(f"{a.source or a.label}: scenario.tir_regions differs from the baseline's; the TIR "
+                               "outcomes of a comparison need one TIR set")
     return base, arms
+
+
+def _tir_set(sc: Scenario) -> frozenset[str] | None:
+    return None if sc.tir_regions is None else frozenset(sc.tir_regions)
 
 
 def posterior_draws(n: int, path: str | Path = POSTERIOR_FILE, rng_seed: int = POSTERIOR_RNG_SEED) -> list[dict]:
@@ -245,8 +252,12 @@ def run_ensembles(arms: list[Arm], seeds: list[int], *, workers: int = 1,
 
 
 def tir_codes() -> list[str]:
-    r = load_regions()
-    return list(r.loc[r["tir"].astype(bool), "code"])
+    """The current TIR set (:func:`sim.metrics.tir_regions`: the default, or the set of a
+    :func:`sim.metrics.tir_set` block) in region-table order."""
+    from sim.metrics import tir_regions
+
+    tir = tir_regions()
+    return [c for c in load_regions()["code"] if c in tir]
 
 
 def outcomes(cells: pd.DataFrame, spending: pd.DataFrame, target: Sequence[str], year: int) -> pd.DataFrame:
@@ -428,24 +439,27 @@ def compare(baseline: Scenario | str | Path, scenarios: Sequence[Scenario | str 
     all_arms = [base, *arms]
     regional, cells, spending = run_ensembles(all_arms, seeds, workers=workers, draws=draws)
     t1 = time.perf_counter()
-    per_seed, traj, info = [], [], []
-    tirs = tir_codes()
-    for k, a in enumerate(arms, start=1):
-        target = a.target
-        lev = outcomes(cells[cells["arm"].isin([0, k])], spending[spending["arm"].isin([0, k])], target, a.year)
-        per_seed.append(effects_by_seed(lev, k, a.label))
-        fan_regions = target or tirs
-        traj.append(trajectories(regional, k, a.label, fan_regions, a.year))
-        if not target:
-            fan_label = "the TIRs (no target regions)"
-        elif len(target) < 8:
-            fan_label = "target regions " + ", ".join(target)
-        else:
-            fan_label = f"the target regions ({len(target)})"
-        info.append({"label": a.label, "file": a.source, "measured_year": a.year, "target_regions": target,
-                     "fan_regions_label": fan_label,
-                     "intervention_years": sorted({(iv.start_year, iv.end_year) for iv in a.scenario.interventions}),
-                     "budget_gbp_m": a.scenario.total_budget_gbp_m(), "scenario": a.scenario.to_toml_dict()})
+    from sim.metrics import tir_set
+
+    with tir_set(base.scenario.tir_regions):  # one TIR set for every arm (prepare checks it)
+        per_seed, traj, info = [], [], []
+        tirs = tir_codes()
+        for k, a in enumerate(arms, start=1):
+            target = a.target
+            lev = outcomes(cells[cells["arm"].isin([0, k])], spending[spending["arm"].isin([0, k])], target, a.year)
+            per_seed.append(effects_by_seed(lev, k, a.label))
+            fan_regions = target or tirs
+            traj.append(trajectories(regional, k, a.label, fan_regions, a.year))
+            if not target:
+                fan_label = "the TIRs (no target regions)"
+            elif len(target) < 8:
+                fan_label = "target regions " + ", ".join(target)
+            else:
+                fan_label = f"the target regions ({len(target)})"
+            info.append({"label": a.label, "file": a.source, "measured_year": a.year, "target_regions": target,
+                         "fan_regions_label": fan_label,
+                         "intervention_years": sorted({(iv.start_year, iv.end_year) for iv in a.scenario.interventions}),
+                         "budget_gbp_m": a.scenario.total_budget_gbp_m(), "scenario": a.scenario.to_toml_dict()})
     ps = pd.concat(per_seed, ignore_index=True)
     eff = summarise(ps)
     from sim.runner import code_version

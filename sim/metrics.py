@@ -24,6 +24,8 @@ References
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -59,8 +61,12 @@ __all__ = [
     "region_group_shares",
     "theil",
     "tir_shares",
+    "check_tir_regions",
+    "default_tir_regions",
+    "manifest_tir_regions",
     "tir_groups",
     "tir_regions",
+    "tir_set",
     "top_regions_share",
     "urban_groups",
     "urban_class_shares",
@@ -570,17 +576,67 @@ def _top_k(R: int, frac: float, k: int | None) -> int:
     return k
 
 
-def tir_groups() -> pd.Series:
-    """Region code -> ``'tir'`` / ``'nontir'`` from the region table's TIR flag."""
-    r = datasets.load_regions()
-    return pd.Series(np.where(r["tir"], "tir", "nontir"), index=r["code"])
-
-
 @functools.cache
-def tir_regions() -> frozenset[str]:
-    """Codes of the TIR regions (the region table's TIR flag)."""
+def default_tir_regions() -> frozenset[str]:
+    """The default TIR set: the region table's TIR flag (the source study's traditional industrial
+    regions in NUTS 2016, 12 regions; ``docs/ODD.md``, Entities)."""
     r = datasets.load_regions()
     return frozenset(r.loc[r["tir"].astype(bool), "code"])
+
+
+_TIR_SET: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("tir_set", default=None)
+
+
+def check_tir_regions(codes, field: str = "tir_regions") -> frozenset[str]:
+    """A TIR set as given (NUTS-2016 codes): at least one region and at least one left outside it (the
+    metrics compare TIR with non-TIR regions), every code known, none twice; else ValueError naming
+    ``field`` and the allowed codes."""
+    all_codes = list(datasets.load_regions()["code"])
+    codes = list(codes) if not isinstance(codes, str) else [codes]
+    bad = [c for c in codes if c not in all_codes]
+    if bad:
+        raise ValueError(f"{field}: unknown region code(s) {bad}; allowed: {', '.join(all_codes)}")
+    dup = sorted({c for c in codes if codes.count(c) > 1})
+    if dup:
+        raise ValueError(f"{field}: region code(s) {dup} listed more than once")
+    if not 0 < len(codes) < len(all_codes):
+        raise ValueError(f"{field}: give between 1 and {len(all_codes) - 1} regions (got {len(codes)}): TIR regions "
+                         "are compared with the regions outside the set")
+    return frozenset(codes)
+
+
+@contextlib.contextmanager
+def tir_set(codes):
+    """Within the block, every TIR metric (:func:`tir_regions`, :func:`tir_groups`, and what uses them:
+    the T1 decomposition, TIR shares, TIR/non-TIR LQ means, FDI outside TIRs) uses the TIR set
+    ``codes`` (validated by :func:`check_tir_regions`); ``None`` keeps the current set. Like
+    ``numpy.errstate``, it is scoped to the block (and to the thread or task that opened it)."""
+    if codes is None:
+        yield tir_regions()
+        return
+    token = _TIR_SET.set(check_tir_regions(codes))
+    try:
+        yield _TIR_SET.get()
+    finally:
+        _TIR_SET.reset(token)
+
+
+def manifest_tir_regions(manifest: dict) -> list[str] | None:
+    """The TIR set a run's scenario chose (``[scenario] tir_regions``), or None for the default."""
+    return (manifest.get("scenario") or {}).get("scenario", {}).get("tir_regions") or None
+
+
+def tir_regions() -> frozenset[str]:
+    """Codes of the TIR regions: the set of the innermost :func:`tir_set` block, else
+    :func:`default_tir_regions`."""
+    chosen = _TIR_SET.get()
+    return default_tir_regions() if chosen is None else chosen
+
+
+def tir_groups() -> pd.Series:
+    """Region code -> ``'tir'`` / ``'nontir'`` by :func:`tir_regions`."""
+    r = datasets.load_regions()
+    return pd.Series(np.where(r["code"].isin(tir_regions()), "tir", "nontir"), index=r["code"])
 
 
 def urban_groups() -> pd.Series:

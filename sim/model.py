@@ -79,7 +79,9 @@ class AMModel(mesa.Model):
         self.area = reg["area_km2"].to_numpy(float)
         if uniform:  # identical regions: same area, same distance to every other region
             self.area = np.full(self.R, self.area.mean())
-        self.tir = reg["tir"].to_numpy(bool)
+        # the TIR set of the TIR output share (the scenario's, else the region table's flag; the 1973 state
+        # in sim.initial keeps the historical flag)
+        self.tir = (reg["code"].isin(self.spec.tir_regions) if self.spec.tir_regions else reg["tir"]).to_numpy(bool)
         self.sti_w = p.sti_weights()
         self._log_gain = innovation.log_gain_table(p.sti_gain, p.dui_gain, p.combination_gain)
         sec = ds.load_sectors()

@@ -316,15 +316,17 @@ def _plant_metrics(plants: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def metrics_for_run(run_dir: str | Path) -> pd.DataFrame:
+def metrics_for_run(run_dir: str | Path, tir: Collection[str] | None = None) -> pd.DataFrame:
     """Tidy metrics of every seed of a run folder: ``seed, measure, level, year, industry, metric, value``.
 
     Computed at three levels: the eight model sectors (``industry`` = sector code), the ONS groups they
     map to (``industry`` = ONS code, for comparison with :func:`observed_metrics`) and all AM
-    (``industry`` = ``AM``). See the module docstring for the metrics.
+    (``industry`` = ``AM``). See the module docstring for the metrics. TIR metrics use ``tir`` (region
+    codes), else the run scenario's ``tir_regions``, else the default set.
     """
     run = load_run(run_dir, ("panel", "plants"))
-    return run_metrics(run.panel, run.plants)
+    with M.tir_set(tir if tir is not None else M.manifest_tir_regions(run.manifest)):
+        return run_metrics(run.panel, run.plants)
 
 
 def observed_metrics() -> pd.DataFrame:
@@ -474,9 +476,14 @@ def lq_margin(rule: str, t0, t1, n0, n1):
     return np.minimum(t1 - n1, t1 - t0)  # rising: TIR above non-TIR and rising
 
 
-@functools.cache
 def _observed_lq_margins() -> pd.DataFrame:
-    """:func:`observed_lq_margins`, computed once per process (the observed data do not change)."""
+    return _observed_lq_margins_for(M.tir_regions())
+
+
+@functools.cache
+def _observed_lq_margins_for(tir: frozenset[str]) -> pd.DataFrame:
+    """:func:`observed_lq_margins` for a TIR set, computed once per process and set (the observed data
+    do not change)."""
     o = observed_metrics()
     lq = o[o["metric"].isin(["lq_mean_tir", "lq_mean_nontir"])].set_index(
         ["measure", "level", "industry", "year", "metric"])["value"]
@@ -732,8 +739,11 @@ def _summary(checks: list[tuple[str, bool | None]]) -> str:
     return "\n".join(rows)
 
 
-def write_report(run_dir: Path, out_dir: Path | None = None) -> Path:
+def write_report(run_dir: Path, out_dir: Path | None = None, tir: Collection[str] | None = None) -> Path:
     """Write figures and ``report.md`` (default ``run_dir/report/``) for a run; returns the report path.
+
+    TIR metrics use ``tir`` (region codes), else the run scenario's ``tir_regions``, else the default set
+    (:func:`sim.metrics.tir_set`).
 
     The report compares the run with TARGETS T1 (decomposition cells within 3 pp, signs right), T2
     (Theil, GVA reference, within 0.1 of observed in 1998 and 2016 per ONS group, 0.2 for 19-21, same
@@ -742,9 +752,13 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> Path:
     are judged on the median across seeds; the share of seeds within tolerance is shown where useful.
     """
     run_dir = Path(run_dir)
-    out_dir = Path(out_dir) if out_dir is not None else run_dir / "report"
-    out_dir.mkdir(parents=True, exist_ok=True)
     run = load_run(run_dir)
+    with M.tir_set(tir if tir is not None else M.manifest_tir_regions(run.manifest)):
+        return _write_report(run_dir, run, Path(out_dir) if out_dir is not None else run_dir / "report")
+
+
+def _write_report(run_dir: Path, run: RunTables, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
     sim = run_metrics(run.panel, run.plants)
     observed = observed_metrics()
     figs = write_figures(run, sim, observed, out_dir)
@@ -762,7 +776,15 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> Path:
           f"code version `{man.get('code_version', '?')}`.", "",
           "Ensembles are judged on the median across seeds. Simulated output is real gross output (2000 prices); "
           "observed data are ONS GVA (current prices) and BRES employment, so only regional *shares* and "
-          "concentration indices are compared. Formulas: `docs/metrics.md`.", "", "SUMMARY_PLACEHOLDER", ""]
+          "concentration indices are compared. Formulas: `docs/metrics.md`.", ""]
+    if M.tir_regions() != M.default_tir_regions():
+        codes = [c for c in datasets.load_regions()["code"] if c in M.tir_regions()]
+        L += [f"TIR set: **{len(codes)} region{'s' if len(codes) != 1 else ''} chosen for this run** "
+              f"({', '.join(codes)}), not the default "
+              f"{len(M.default_tir_regions())}. Every TIR figure below (T1 cells, TIR shares, TIR/non-TIR LQs, FDI "
+              "outside TIRs, on both the simulated and the observed side) uses this set; the study's T1 figures "
+              "refer to its own TIRs, so those comparisons are indicative.", ""]
+    L += ["SUMMARY_PLACEHOLDER", ""]
 
     # T1
     L += ["## T1. Output-change decomposition", ""]

@@ -116,8 +116,23 @@ class Scenario(BaseModel):
     params_file: str = Field("", description="TOML file whose [params] table is the base parameter set "
                                             "(e.g. the calibration), relative to the scenario file; the "
                                             "scenario's own [params] override it")
+    tir_regions: list[str] | None = Field(None, description="the TIR set of the run's TIR metrics and reports "
+                                          "(NUTS-2016 codes); default: the 12 regions flagged in the region "
+                                          "table. The 1973 state keeps the historical flag.")
     params: dict[str, Any] = Field(default_factory=dict)
     interventions: list[Intervention] = Field(default_factory=list)
+
+    @field_validator("tir_regions")
+    @classmethod
+    def _known_tir_regions(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            from sim.metrics import check_tir_regions
+
+            try:
+                check_tir_regions(v, field="tir_regions")  # names unknown codes and the allowed ones
+            except ValueError as e:
+                raise ValueError(str(e).removeprefix("tir_regions: ")) from None
+        return v
 
     @field_validator("params")
     @classmethod
@@ -165,6 +180,8 @@ class Scenario(BaseModel):
     def to_toml_dict(self) -> dict[str, Any]:
         d = self.model_dump(exclude_defaults=False)
         head = {k: d[k] for k in ("name", "description", "start_year", "end_year", "report_from", "params_file")}
+        if self.tir_regions is not None:
+            head["tir_regions"] = list(self.tir_regions)
         out: dict[str, Any] = {"scenario": head, "params": d["params"]}
         out["interventions"] = [{k: v for k, v in iv.items() if v is not None} for iv in d["interventions"]]
         return out

@@ -549,7 +549,14 @@ def model_outputs_table(problem: SweepProblem, res) -> pd.DataFrame:
 
     Statistics and metrics are computed per seed, vectorised over seeds, so one call on several runs
     stacked together gives each run exactly the values it gets alone (checked in the tests) at a
-    fraction of the cost."""
+    fraction of the cost. TIR outputs use the TIR set of the problem's scenario (``tir_regions``)."""
+    from sim.metrics import manifest_tir_regions, tir_set
+
+    with tir_set(manifest_tir_regions(getattr(res, "manifest", None) or {})):
+        return _model_outputs_table(problem, res)
+
+
+def _model_outputs_table(problem: SweepProblem, res) -> pd.DataFrame:
     from sim.report import RunMetrics
 
     rm = RunMetrics(res.panel)  # the panel's metrics, shared by the statistics and the metric outputs
@@ -613,7 +620,8 @@ def evaluate_points(problem: SweepProblem, batch: Sequence["Task"]) -> list[tupl
     if done:
         t0 = time.perf_counter()
         try:
-            tab = model_outputs_table(problem, Results.combine([r for _, r in done], {}))
+            # the first run's manifest: the scenario (and its TIR set) is the problem's for every point
+            tab = model_outputs_table(problem, Results.combine([r for _, r in done], done[0][1].manifest))
             for i, _ in done:
                 rows[i][2] = [float(tab.at[i, n]) for n in names]
         except Exception:  # noqa: BLE001 - fall back to one run at a time, recording each error

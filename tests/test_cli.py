@@ -151,3 +151,27 @@ def test_calibrate_recovery_refuses_to_resume_nothing_or_an_unknown_truth(tmp_pa
     err = capsys.readouterr().err
     assert "--truth" in err and "anywhere" in err and "point" in err and "middle" in err
     assert not (tmp_path / "rec").exists()
+
+
+def test_the_report_and_metrics_use_the_run_scenarios_tir_set_or_the_one_given(tmp_path, capsys):
+    eleven = '["UKC1", "UKD3", "UKD4", "UKE3", "UKE4", "UKF1", "UKF2", "UKG2", "UKG3", "UKL1", "UKM8"]'
+    sc = _scenario(tmp_path, f'[scenario]\nend_year = 1976\ntir_regions = {eleven}\n' + FAST)
+    run = tmp_path / "run"
+    assert main(["run", str(sc), "--out", str(run)]) == 0
+    assert main(["report", str(run)]) == 0
+    assert "TIR set: **11 regions chosen for this run** (UKC1, UKD3" in (run / "report" / "report.md").read_text()
+    assert main(["report", str(run), "--tir", "UKI3", "--out", str(tmp_path / "rep")]) == 0
+    assert "TIR set: **1 region chosen for this run** (UKI3)" in (tmp_path / "rep" / "report.md").read_text()
+    assert main(["metrics", str(run), "--out", str(tmp_path / "m11.csv")]) == 0
+    assert main(["metrics", str(run), "--tir", "UKI3", "--out", str(tmp_path / "m1.csv")]) == 0
+    share = {}
+    for name in ("m11", "m1"):
+        m = pd.read_csv(tmp_path / f"{name}.csv")
+        share[name] = m[(m["level"] == "all") & (m["metric"] == "share_tir") & (m["year"] == 1976)]["value"].item()
+    panel = pd.read_parquet(run / "panel.parquet")
+    last = panel[panel["year"] == 1976]
+    assert share["m1"] == pytest.approx(last.loc[last["region"] == "UKI3", "output"].sum() / last["output"].sum())
+    assert share["m11"] != pytest.approx(share["m1"])
+    with pytest.raises(SystemExit):
+        main(["report", str(run), "--tir", "UKC1,UKXX"])
+    assert "unknown region code(s) ['UKXX']" in capsys.readouterr().err

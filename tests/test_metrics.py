@@ -377,3 +377,47 @@ def test_vectorised_groups_match_one_at_a_time():
     for (s, y, i), v in allg.items():
         sub = d[(d["seed"] == s) & (d["year"] == y) & (d["industry"] == i)]
         assert one(M.theil(sub, "gva")) == pytest.approx(v, abs=1e-12)
+
+
+# --- the TIR set -------------------------------------------------------------------------------------
+
+ELEVEN = ["UKC1", "UKD3", "UKD4", "UKE3", "UKE4", "UKF1", "UKF2", "UKG2", "UKG3", "UKL1", "UKM8"]
+
+
+def test_tir_set_applies_inside_its_block_only_and_nests():
+    default = M.tir_regions()
+    assert len(default) == 12 and default == M.default_tir_regions() and set(ELEVEN) < default
+    with M.tir_set(ELEVEN) as chosen:
+        assert chosen == M.tir_regions() == frozenset(ELEVEN)
+        assert (M.tir_groups() == "tir").sum() == 11 and M.tir_groups()["UKM9"] == "nontir"
+        with M.tir_set(["UKI3"]):
+            assert M.tir_regions() == {"UKI3"}
+        with M.tir_set(None):  # None keeps the current set
+            assert M.tir_regions() == frozenset(ELEVEN)
+        assert M.tir_regions() == frozenset(ELEVEN)
+    assert M.tir_regions() == default
+
+
+def test_decomposition_under_a_tir_set_equals_the_explicit_set():
+    from fake_run import fake_plants
+
+    plants = fake_plants(seeds=(0,), n=300)
+    with M.tir_set(ELEVEN):
+        inside = M.decomposition(plants, by=["seed"])
+    explicit = M.decomposition(plants, by=["seed"], tir=ELEVEN)
+    pd.testing.assert_frame_equal(inside, explicit)
+    assert not M.decomposition(plants, by=["seed"])["change"].equals(explicit["change"])  # UKM9 matters here
+
+
+@pytest.mark.parametrize("codes, message", [
+    (["UKC1", "UKX9"], r"tir_regions: unknown region code\(s\) \['UKX9'\]; allowed: UKC1, UKC2"),
+    (["UKC1", "UKC1"], r"tir_regions: region code\(s\) \['UKC1'\] listed more than once"),
+    ([], r"tir_regions: give between 1 and 39 regions \(got 0\)"),
+])
+def test_bad_tir_sets_are_refused_naming_the_field(codes, message):
+    with pytest.raises(ValueError, match=message):
+        M.check_tir_regions(codes)
+    with pytest.raises(ValueError, match=message):
+        with M.tir_set(codes):
+            pass
+    assert M.tir_regions() == M.default_tir_regions()  # a refused set leaves the current one

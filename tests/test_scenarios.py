@@ -3,6 +3,7 @@
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -194,3 +195,37 @@ def test_with_params_changes_a_parameter_the_scenario_sets_and_refuses_bad_ones(
     with pytest.raises(ScenarioError, match=r"unknown parameter\(s\) \['no_such'\]; allowed: demand_on"):
         base.with_params(no_such=1)
 
+
+
+ELEVEN = ["UKC1", "UKD3", "UKD4", "UKE3", "UKE4", "UKF1", "UKF2", "UKG2", "UKG3", "UKL1", "UKM8"]
+
+
+def test_a_scenario_tir_set_changes_the_tir_measures_not_the_history():
+    from sim.runner import simulate
+
+    head = {"name": "t", "end_year": 1985}
+    default = scenario_from_dict({"scenario": head, "params": {"n_plants_start": 1500}})
+    eleven = scenario_from_dict({"scenario": {**head, "tir_regions": ELEVEN}, "params": {"n_plants_start": 1500}})
+    a, b = simulate(default, seed=3), simulate(eleven, seed=3)
+    pd.testing.assert_frame_equal(a.panel, b.panel)  # same plants, same history
+    last = b.panel[b.panel["year"] == 1985]
+    share = last.loc[last["region"].isin(ELEVEN), "output"].sum() / last["output"].sum()
+    mv_a, mv_b = (r.model_vars.set_index("year")["tir_output_share"] for r in (a, b))
+    assert mv_b[1985] == pytest.approx(share)
+    assert mv_a[1985] != pytest.approx(mv_b[1985])
+    assert b.manifest["scenario"]["scenario"]["tir_regions"] == ELEVEN
+    assert "tir_regions" not in a.manifest["scenario"]["scenario"]
+
+
+def test_bad_tir_regions_in_a_scenario_are_refused_naming_the_field():
+    with pytest.raises(ScenarioError, match=r"tir_regions: .*unknown region code\(s\) \['UKX1'\]; allowed: UKC1"):
+        scenario_from_dict({"scenario": {"tir_regions": ["UKC1", "UKX1"]}}, source="x.toml")
+
+
+def test_a_comparison_needs_one_tir_set():
+    from sim.compare import CompareError
+
+    base = scenario_from_dict({"scenario": {"name": "base"}})
+    other = scenario_from_dict({"scenario": {"name": "other", "tir_regions": ELEVEN}})
+    with pytest.raises(CompareError, match="tir_regions differs from the baseline's"):
+        prepare(base, [other])
