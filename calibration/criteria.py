@@ -89,7 +89,9 @@ def done_criteria(stats: dict[str, float], targets) -> DoneCriteria:
         return t.kind == "value" and t.tolerance > T1_FIRM_MARGIN and inner.passes(v)
 
     t1_firm = sum(firm(s) for s in t1_stats)
-    t2 = sum(ok(f"t2_theil_{k}_1998") and ok(f"t2_theil_{k}_2016") for k in GROUP_KEY.values())
+    # TARGETS.md T2: the observed value in 1998 and 2016 and "the trend between them of the same sign"
+    t2 = sum(ok(f"t2_theil_{k}_1998") and ok(f"t2_theil_{k}_2016") and ok(f"t2_theil_change_{k}")
+             for k in GROUP_KEY.values())
     lq = sum(ok(f"t3_lq_margin_{sec}") for sec in LQ_RULES)
 
     def corr_ok(k: str) -> bool:

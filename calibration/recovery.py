@@ -44,6 +44,8 @@ def pseudo_targets(truth: dict, cfg: CalibrationConfig, targets: list[Target],
     median over ``data_seeds`` (default: the search's own seeds, on which the truth then has distance
     zero)."""
     stats = SimulationModel(data_seeds or cfg.seeds, cfg.fixed)(truth)
+    if stats.get("failed"):
+        raise ValueError(f"recovery truth {truth}: the model failed at these parameters, so there are no pseudo-data")
     out = []
     for t in targets:
         v = stats.get(t.statistic, np.nan)

@@ -194,14 +194,15 @@ def done_summary(tab: pd.DataFrame, targets, probs: dict | None = None, n_seeds:
     t1 = [s for s in tab["statistic"] if s.startswith("t1_") and s != "t1_total_change_gbp_m"]
     worst = max(t1, key=lambda s: abs(med[s] - float(by.loc[s, "observed"])))
     worst_gap = abs(med[worst] - float(by.loc[worst, "observed"]))
-    t2_groups = [g for g, k in GROUP_KEY.items() if ok.get(f"t2_theil_{k}_1998", False) and ok.get(f"t2_theil_{k}_2016", False)]
+    t2_groups = [g for g, k in GROUP_KEY.items() if ok.get(f"t2_theil_{k}_1998", False)
+                 and ok.get(f"t2_theil_{k}_2016", False) and ok.get(f"t2_theil_change_{k}", False)]
     lq = [s for s in tab["statistic"] if s.startswith("t3_lq_margin_")]
     t5 = {g: min(med.get(f"t5_corr_{k}_1998", np.nan), med.get(f"t5_corr_{k}_2016", np.nan)) for g, k in GROUP_KEY.items()}
     pers = observed_persistence()
     cells = [
         ("t1", f"T1 cells within 3 pp with the right sign | {len(t1)} of {len(t1)} | {crit.t1_cells} of {len(t1)} "
                f"(largest miss: {worst.removeprefix('t1_')}, {worst_gap:.1f} pp)"),
-        ("t2", f"T2 observed Theil within tolerance in 1998 and 2016 | {T2_GROUPS_NEEDED} of {len(GROUP_KEY)} groups | "
+        ("t2", f"T2 observed Theil within tolerance in 1998 and 2016, trend of the same sign | {T2_GROUPS_NEEDED} of {len(GROUP_KEY)} groups | "
                f"{crit.t2_groups} of {len(GROUP_KEY)} ({', '.join(t2_groups) or 'none'})"),
         ("u_shape", f"T2 decline then rise | most ({U_SHAPE_NEEDED}) of 8 industries | {crit.u_shape:.0f} of 8"),
         ("lq", f"T3 LQ directions right | {LQ_NEEDED} of 8 industries | {crit.lq_directions} of {len(lq)} (other "

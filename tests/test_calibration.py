@@ -380,6 +380,11 @@ def test_done_criteria_count_the_issues_criteria():
     assert c2.met == 2  # T2 (5 of 6 is enough) and decline-then-rise remain
     assert c2.passes == len(tg) - 5 and c2.distance > 0
 
+    # TARGETS.md T2: a group whose 1998 and 2016 values pass but whose trend has the wrong sign fails
+    wrong_trend = dict(stats)
+    wrong_trend["t2_theil_change_26"] = -0.01
+    assert done_criteria(wrong_trend, tg).t2_groups == 5
+
 
 def test_candidates_are_ranked_by_t1_cells_then_criteria_then_distance():
     from calibration.criteria import DoneCriteria, best_index
@@ -769,3 +774,12 @@ def test_try_adopts_a_hand_set_change_only_if_it_ranks_higher_on_seeds_that_did_
         with pytest.raises(ValueError, match=msg):
             try_change(bad, config=cfg_path, out_dir=tmp_path, workers=1, log=quiet)
     assert len(seen) == 2 and point.read_text() == before
+
+
+def test_a_recovery_truth_the_model_cannot_simulate_is_refused():
+    from calibration.recovery import pseudo_targets
+
+    cfg = CalibrationConfig(free=["exit_rate"], seeds=[0], fixed={"n_plants_start": 800},
+                            bounds={"exit_rate": (0.03, 0.08)})
+    with pytest.raises(ValueError, match="the model failed at these parameters"):
+        pseudo_targets({"exit_rate": 5.0}, cfg, load_targets())

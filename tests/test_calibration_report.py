@@ -78,7 +78,7 @@ def test_target_table_and_done_summary_show_the_verdict_probabilities():
     lines = R.done_summary(tab, targets, probs, 11)
     text = "\n".join(lines)
     assert "Criteria met: **5 of 5**" in text and "all five in 100% of resamples" in text
-    assert "| T2 observed Theil within tolerance in 1998 and 2016 | 5 of 6 groups | 5 of 6 (" in text
+    assert "| T2 observed Theil within tolerance in 1998 and 2016, trend of the same sign | 5 of 6 groups | 5 of 6 (" in text
     assert "share of resamples meeting it" in text
 
 
