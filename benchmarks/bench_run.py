@@ -53,7 +53,6 @@ def main() -> None:
     print(f"{'initial plants':>14} {'median run s':>12} {'collect s':>9} {'plant-years':>12} "
           f"{'plant-years/s':>14} {'s per 25k':>9} {'peak RSS MB':>11}")
     for n, reps in scales:
-        t = time.perf_counter()
         mode = "baseline" if n == 0 else "defaults"
         out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(reps), mode], capture_output=True, text=True,
                              cwd=Path(__file__).resolve().parents[1])
