@@ -13,6 +13,7 @@ Reference: Toni et al. (2009) ABC-SMC; Schälte et al. (2022) pyABC.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -218,6 +219,22 @@ def observed_placeholder(targets) -> dict[str, float]:
     return {t.statistic: t.observed for t in targets}
 
 
+def run_settings(config: CalibrationConfig, targets) -> dict:
+    """What an ABC history depends on besides the budget: the free parameters and their priors, the
+    seeds, the parameters held fixed, and the targets (name, statistic, observed value, tolerance,
+    weight). Stored beside the history, so that a resume with other settings is refused."""
+    return {"free": list(config.free), "bounds": {p: list(map(float, config.bounds[p])) for p in config.free},
+            "seeds": list(config.seeds), "fixed": {k: config.fixed[k] for k in sorted(config.fixed)},
+            "population_size": int(config.population_size), "transition_scaling": float(config.transition_scaling),
+            "targets": [[t.statistic, t.kind, float(t.observed), float(t.tolerance), float(t.weight)] for t in targets]}
+
+
+def settings_changes(saved: dict, now: dict) -> list[str]:
+    """The settings (by name) that differ between a stored history and this run."""
+    now = json.loads(json.dumps(now))  # the stored form (tuples become lists)
+    return [f"{k} (stored {saved.get(k)!r:.200}, now {now.get(k)!r:.200})" for k in now if saved.get(k) != now.get(k)]
+
+
 def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, workers: int = 2,
             scheduler: str | None = None, resume: bool = False, model=None, log=print):
     """Run (or resume) an ABC-SMC calibration; returns the pyabc History.
@@ -238,9 +255,17 @@ def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, 
     transition = ridge_transition(config.bounds, config.transition_scaling)
     abc = pyabc.ABCSMC(model, prior(config.bounds), TargetDistance(targets), population_size=config.population_size,
                        sampler=make_sampler(workers, scheduler), transitions=transition)
+    settings = run_settings(config, targets)
+    kept = db.with_name(db.name + ".settings.json")
     if resume:
         if not db.is_file():
             raise FileNotFoundError(f"--resume: no calibration history at {db}")
+        if kept.is_file():  # histories from before stop 27 have no settings file: nothing to check
+            changed = settings_changes(json.loads(kept.read_text()), settings)
+            if changed:
+                raise ValueError(f"--resume: {db} was started with other settings, and continuing it would mix "
+                                 f"two calibrations: {'; '.join(changed)}. Start a new history (another --db) "
+                                 "or restore the settings")
         h = pyabc.History(url)
         run_id = h.id
         abc.load(url, run_id)
@@ -250,6 +275,7 @@ def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, 
         if db.is_file():
             raise FileExistsError(f"{db} exists; use --resume to continue it, or choose another --db")
         abc.new(url, observed_placeholder(targets))
+        kept.write_text(json.dumps(settings, indent=1))
         done = 0
     remaining = max(0, budget - done)
     t0 = time.perf_counter()

@@ -137,6 +137,12 @@ def test_tiny_calibration_runs_end_to_end_and_resumes_the_same_history(tmp_path)
     pd.testing.assert_frame_equal(h2.get_distribution(t=0)[0].sort_index(), first)
     assert tomllib.loads((tmp_path / "calibrated.toml").read_text())["provenance"]["posterior"]["generations"] == 2
 
+    # a resume with other settings would mix two calibrations in one history: refused, naming them
+    cfg.write_text(TINY_CONFIG.replace("exit_rate = [0.03, 0.08]", "exit_rate = [0.03, 0.05]"))
+    with pytest.raises(ValueError, match=r"other settings.*bounds \(stored"):
+        calibrate(budget=300, db=db, config=cfg, out_dir=tmp_path, workers=1, generations=3, resume=True, log=quiet)
+    assert pyabc.History(f"sqlite:///{db}").max_t == 1
+
 
 def test_pseudo_targets_are_zero_distance_at_the_truth():
     from calibration.abc import SimulationModel
