@@ -555,8 +555,7 @@ def check_t3(sim: pd.DataFrame, observed: pd.DataFrame, events: pd.DataFrame | N
         seeds = pd.Index(sorted(events["seed"].unique()))
         frac = fdi_outside_tir(events, seeds)
         if np.isfinite(frac).any():
-            n = int((M.isin(events["kind"], ["open"]) & M.isin(events["ownership"], ["foreign"])
-                     & (events["year"].to_numpy() >= FDI_SINCE) & ~M.isin(events["cause"], ["relocation"])).sum())
+            n = int(_fdi_openings(events).sum())
             share = float(np.nanmedian(frac))
             fdi = {"share_outside_tir": share, "n_openings": n, "pass": bool(share >= 0.5)}
     out["fdi"] = fdi
@@ -566,13 +565,19 @@ def check_t3(sim: pd.DataFrame, observed: pd.DataFrame, events: pd.DataFrame | N
 FDI_SINCE = 1985  # "since the 1980s" (TARGETS.md T3), from when the model's foreign inflow is at full strength
 
 
+def _fdi_openings(events: pd.DataFrame) -> np.ndarray:
+    """Rows of ``events`` that are foreign openings (entries and anchor plants, not relocations) from
+    ``FDI_SINCE`` on."""
+    return (M.isin(events["kind"], ["open"]) & M.isin(events["ownership"], ["foreign"])
+            & (events["year"].to_numpy() >= FDI_SINCE) & ~M.isin(events["cause"], ["relocation"]))
+
+
 def fdi_outside_tir(events: pd.DataFrame, seeds: pd.Index) -> np.ndarray:
     """Per seed, the share of foreign openings (entries and anchor plants; relocations aside) from
     ``FDI_SINCE`` on that lie outside the TIRs (NaN for a seed without any): TARGETS.md T3, "FDI has
     located mainly outside TIRs since the 1980s". The calibration target and the run report both use it."""
     tir = M.tir_regions()
-    e = (M.isin(events["kind"], ["open"]) & M.isin(events["ownership"], ["foreign"])
-         & (events["year"].to_numpy() >= FDI_SINCE) & ~M.isin(events["cause"], ["relocation"]))
+    e = _fdi_openings(events)
     outside = ~M.isin(events["region"], tir)[e]  # a missing region counts as outside
     pos = seeds.get_indexer(events["seed"].to_numpy()[e])
     n = np.bincount(pos[pos >= 0], minlength=len(seeds))

@@ -162,12 +162,7 @@ class Scenario(BaseModel):
         to change a parameter of a scenario that sets it, e.g. the calibrated baseline."""
         data = self.model_dump()
         data["params"] = {**self.params, **overrides}
-        try:
-            return Scenario.model_validate(data)
-        except ValidationError as e:
-            raise ScenarioError(f"{self.name}: {describe_validation_error(e, model=Scenario)}") from None
-        except ParameterError as e:
-            raise ScenarioError(f"{self.name}: {e}") from None
+        return _validated(data, self.name)
 
     def target_regions(self) -> list[str]:
         """The regions any intervention targets (union, in first-mention order; empty without policy)."""
@@ -229,8 +224,14 @@ def scenario_from_dict(data: dict[str, Any], source: str = "scenario", base_dir:
             raise ScenarioError(f"{source}: scenario.params_file {fp}: malformed TOML: {e}") from None
     flat["params"] = {**base, **own}
     flat["interventions"] = data.get("interventions", [])
+    return _validated(flat, source)
+
+
+def _validated(data: dict[str, Any], source: str) -> Scenario:
+    """``Scenario.model_validate(data)``, its errors as one :class:`ScenarioError` naming ``source``, the
+    fields and what is allowed."""
     try:
-        return Scenario.model_validate(flat)
+        return Scenario.model_validate(data)
     except ValidationError as e:
         raise ScenarioError(f"{source}: {describe_validation_error(e, model=Scenario)}") from None
     except ParameterError as e:
