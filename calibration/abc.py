@@ -47,45 +47,87 @@ class CalibrationConfig:
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | Path = CONFIG_FILE) -> "CalibrationConfig":
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    def load(cls, path: str | Path = CONFIG_FILE, point: str | Path | None = None) -> "CalibrationConfig":
+        """The ``[calibration]`` table (and ``[fixed]``) of ``path``. With ``fixed_from_point``, the
+        parameters that are not free are held at the point estimate in ``point`` (default: the
+        ``calibrated.toml`` beside ``path``), and ``prior_around_point`` centres the priors on it. Any
+        unknown key, unknown parameter or malformed value is refused, naming it and what is allowed."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: {e}") from None
+        unknown = sorted(set(data) - {"calibration", "optimise", "fixed"})
+        if unknown:
+            raise ValueError(f"{path}: unknown table(s) {unknown}; allowed: calibration, optimise, fixed")
         c = data.get("calibration", {})
+        allowed = {f for f in cls.__dataclass_fields__ if f not in ("fixed", "bounds")} | {
+            "prior", "fixed_from_point", "prior_around_point"}
+        unknown = sorted(set(c) - allowed)
+        if unknown:
+            raise ValueError(f"{path}: calibration: unknown key(s) {unknown}; allowed: {', '.join(sorted(allowed))}")
         rng = ranges()
-        free = list(c.get("free", []))
+        free = c.get("free", [])
+        if not isinstance(free, list) or not all(isinstance(p, str) for p in free):
+            raise ValueError(f"{path}: calibration.free: {free!r} must be a list of parameter names")
+        free = list(free)
         bad = [p for p in free if p not in rng]
         if bad:
             raise ValueError(f"{path}: calibration.free: unknown or non-numeric parameter(s) {bad}; "
                              f"allowed: {', '.join(rng)}")
+        if len(set(free)) != len(free):
+            raise ValueError(f"{path}: calibration.free: {sorted({p for p in free if free.count(p) > 1})} listed twice")
         bounds = {p: rng[p] for p in free}
-        for p, (lo, hi) in dict(c.get("prior", {})).items():
+        prior_table = c.get("prior", {})
+        if not isinstance(prior_table, dict):
+            raise ValueError(f"{path}: calibration.prior: must be a table of NAME = [low, high]")
+        for p, b in prior_table.items():
             if p not in bounds:
-                raise ValueError(f"{path}: calibration.prior.{p}: not a free parameter")
+                raise ValueError(f"{path}: calibration.prior.{p}: not a free parameter; the free ones: {', '.join(free)}")
+            if not (isinstance(b, list) and len(b) == 2 and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)):
+                raise ValueError(f"{path}: calibration.prior.{p}: {b!r} must be [low, high], two numbers")
+            lo, hi = float(b[0]), float(b[1])
             dlo, dhi = rng[p]
             if not (dlo <= lo < hi <= dhi):
-                raise ValueError(f"{path}: calibration.prior.{p}: [{lo}, {hi}] must lie inside the documented "
-                                 f"range [{dlo}, {dhi}]")
-            bounds[p] = (float(lo), float(hi))
+                raise ValueError(f"{path}: calibration.prior.{p}: [{lo:g}, {hi:g}] must lie inside the documented "
+                                 f"range [{dlo:g}, {dhi:g}] with low < high")
+            bounds[p] = (lo, hi)
         fixed = {}
+        if not isinstance(c.get("fixed_from_point", False), bool):
+            raise ValueError(f"{path}: calibration.fixed_from_point: {c['fixed_from_point']!r} must be true or false")
+        around = c.get("prior_around_point")
+        if around is not None:
+            if isinstance(around, bool) or not isinstance(around, (int, float)) or not 0 < around <= 0.5:
+                raise ValueError(f"{path}: calibration.prior_around_point: {around!r} must be a number in (0, 0.5]")
         if c.get("fixed_from_point", False):
-            # hold every parameter that is not free at the current point estimate (calibrated.toml
-            # beside this file), so that the posterior is the posterior around that point
-            point = Path(path).with_name("calibrated.toml")
+            # hold every parameter that is not free at the current point estimate, so that the
+            # posterior is the posterior around that point
+            point = Path(point) if point is not None else Path(path).with_name("calibrated.toml")
             if point.is_file():
                 pt = tomllib.loads(point.read_text(encoding="utf-8")).get("params", {})
                 fixed = {k: v for k, v in pt.items() if k not in free}
-                around = c.get("prior_around_point")
                 if around is not None:
                     # a local prior: each free parameter's interval shrunk to +- around x its width,
                     # centred on the point estimate (and kept inside the interval)
                     a = float(around)
-                    if not 0 < a <= 0.5:
-                        raise ValueError(f"{path}: calibration.prior_around_point: {a} must be in (0, 0.5]")
                     for p_ in free:
                         lo, hi = bounds[p_]
                         x = min(max(float(pt.get(p_, (lo + hi) / 2)), lo), hi)
                         half = a * (hi - lo)
                         nlo, nhi = max(lo, x - half), min(hi, x + half)
                         bounds[p_] = (nlo, nhi) if nhi > nlo else (lo, hi)
+        extra = data.get("fixed", {})
+        if not isinstance(extra, dict):
+            raise ValueError(f"{path}: fixed: must be a table of NAME = value")
+        from sim.params import ParameterError, make_params
+
+        try:
+            make_params(extra)
+        except ParameterError as e:
+            raise ValueError(f"{path}: fixed: {e}") from None
+        clash = sorted(set(extra) & set(free))
+        if clash:
+            raise ValueError(f"{path}: fixed: {clash} are free in [calibration]; a parameter is free or fixed, not both")
         fixed.update(dict(data.get("fixed", {})))
         seeds = search_seeds(path, "calibration.seeds", c.get("seeds", [0, 1, 2]))
         return cls(free=free, seeds=seeds,
@@ -219,6 +261,12 @@ def observed_placeholder(targets) -> dict[str, float]:
     return {t.statistic: t.observed for t in targets}
 
 
+def target_settings(targets) -> list[list]:
+    """The targets as stored beside a search (statistic, kind, observed value, tolerance, weight), so
+    that a resume under other targets is refused."""
+    return [[t.statistic, t.kind, float(t.observed), float(t.tolerance), float(t.weight)] for t in targets]
+
+
 def run_settings(config: CalibrationConfig, targets) -> dict:
     """What an ABC history depends on besides the budget: the free parameters and their priors, the
     seeds, the parameters held fixed, and the targets (name, statistic, observed value, tolerance,
@@ -226,7 +274,7 @@ def run_settings(config: CalibrationConfig, targets) -> dict:
     return {"free": list(config.free), "bounds": {p: list(map(float, config.bounds[p])) for p in config.free},
             "seeds": list(config.seeds), "fixed": {k: config.fixed[k] for k in sorted(config.fixed)},
             "population_size": int(config.population_size), "transition_scaling": float(config.transition_scaling),
-            "targets": [[t.statistic, t.kind, float(t.observed), float(t.tolerance), float(t.weight)] for t in targets]}
+            "targets": target_settings(targets)}
 
 
 def settings_changes(saved: dict, now: dict) -> list[str]:

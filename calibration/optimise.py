@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calibration.abc import at_least
+from calibration.abc import at_least, settings_changes, target_settings
 from calibration.seeds import (CONFIRM_SEED0, LOCAL_SEED0, PROBE_SEED0, SCREEN_SEED0, TRY_SEED0, VERIFY_END,
                               VERIFY_SEED0, block_size, search_seeds)
 from sim.files import atomic_write
@@ -241,6 +241,19 @@ def confirm(cand: pd.DataFrame, sets: list[dict], screened: list, targets, *, to
     return order[k], crit[k], (crit[-1] if incumbent is not None else None)
 
 
+def search_settings(config: OptimiseConfig, base: dict[str, Any], targets) -> dict:
+    """What a CMA-ES search depends on besides the budget: the free parameters and their intervals, the
+    seeds, the values of the parameters that are not free (``base``), the CMA-ES settings and the targets.
+    Stored with the optimiser state, so that a resume with other settings is refused."""
+    import json
+
+    return json.loads(json.dumps({
+        "free": list(config.free), "bounds": {p: list(map(float, config.bounds[p])) for p in config.free},
+        "seeds": list(config.seeds), "base": {k: base[k] for k in sorted(base) if k not in config.bounds},
+        "sigma0": float(config.sigma0), "population_size": config.population_size, "cma_seed": int(config.cma_seed),
+        "targets": target_settings(targets)}))
+
+
 def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, base: dict[str, Any],
              workers: int = 2, resume: bool = False, log=print) -> pd.DataFrame:
     """Run (or resume) CMA-ES until ``budget`` parameter points have been evaluated or it converges.
@@ -256,14 +269,19 @@ def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, b
 
     out = Path(out)
     state_path, evals_path = out / "state.pkl", out / "evaluations.csv"
+    settings = search_settings(config, base, targets)
     if resume:
         if not state_path.is_file():
             raise FileNotFoundError(f"--resume: no optimiser state at {state_path}")
         with open(state_path, "rb") as f:
             saved = pickle.load(f)
-        if saved["free"] != config.free or saved["seeds"] != config.seeds:
-            raise ValueError(f"{state_path}: the free parameters or seeds differ from the configuration; "
-                             "start a new optimisation in another folder")
+        # states from before stop 28 keep only the free names and the seeds
+        stored = saved.get("settings") or {"free": saved["free"], "seeds": saved["seeds"]}
+        changed = settings_changes(stored, {k: v for k, v in settings.items() if k in stored})
+        if changed:
+            raise ValueError(f"--resume: {state_path} was started with other settings, and continuing it would mix "
+                             f"two searches: {'; '.join(changed)}. Start a new optimisation (another --dir) or "
+                             "restore the settings")
         es, rows = saved["es"], saved["rows"]
         log(f"resuming CMA-ES in {out}: {len(rows)} points evaluated, generation {es.countiter}")
     else:
@@ -289,7 +307,8 @@ def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, b
 
             def _state(p: Path) -> None:
                 with open(p, "wb") as fh:
-                    pickle.dump({"es": es, "rows": rows, "free": config.free, "seeds": config.seeds}, fh)
+                    pickle.dump({"es": es, "rows": rows, "free": config.free, "seeds": config.seeds,
+                                 "settings": settings}, fh)
 
             atomic_write(state_path, _state)
             atomic_write(evals_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))

@@ -37,7 +37,7 @@ def calibrate(*, budget: int, resume: bool = False, scheduler: str | None = None
               db: str | Path = "runs/calibration/abc.db", config: str | Path = CONFIG_FILE,
               targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE,
               population_size: int | None = None, generations: int | None = None, log=print) -> Path:
-    cfg = CalibrationConfig.load(config)
+    cfg = stage2_config(config, out_dir, log)
     if population_size:
         cfg.population_size = population_size
     if generations:
@@ -48,6 +48,19 @@ def calibrate(*, budget: int, resume: bool = False, scheduler: str | None = None
     history = run_abc(db, budget=budget, config=cfg, targets=tg, workers=workers, scheduler=scheduler,
                       resume=resume, log=log)
     return write_result(history, cfg, budget, out_dir, db, targets=tg, workers=workers, log=log)
+
+
+def stage2_config(config: str | Path, out_dir: str | Path, log=print) -> CalibrationConfig:
+    """The ``[calibration]`` settings for a posterior written to ``out_dir``: the parameters that are
+    not free are held at (and the local priors centred on) the point estimate in
+    ``out_dir/calibrated.toml``, the point the result is compared with and written beside; when
+    ``out_dir`` has none yet, the one beside ``config`` (the shipped point), which the log names."""
+    own = Path(out_dir) / "calibrated.toml"
+    point = own if own.is_file() else Path(config).with_name("calibrated.toml")
+    cfg = CalibrationConfig.load(config, point=point)
+    if cfg.fixed and point.is_file():
+        log(f"priors centred on, and other parameters held at, the point estimate in {point}")
+    return cfg
 
 
 def history_candidates(history, top: int) -> pd.DataFrame:
@@ -228,7 +241,7 @@ def reselect(*, out_dir: str | Path = HERE, config: str | Path = CONFIG_FILE, ta
     for f in (cand_path, point):
         if not f.is_file():
             raise FileNotFoundError(f"--reselect: no {f.name} in {out_dir}")
-    cfg = CalibrationConfig.load(config)
+    cfg = CalibrationConfig.load(config, point=point)
     cand = pd.read_csv(cand_path)
     missing = [k for k in (*cfg.free, "distance", "generation") if k not in cand.columns]
     if missing:
@@ -269,21 +282,26 @@ def _read_point(out_dir: str | Path, purpose: str) -> tuple[Path, dict]:
 
 def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/calibration/screen",
                  config: str | Path = CONFIG_FILE, targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE,
-                 log=print) -> Path:
-    """``sim calibrate --screen``: ``budget`` random perturbations of the point estimate
-    (``out_dir/calibrated.toml``), judged on the screen seeds by the issue's criteria
+                 rng_seed: int | None = None, log=print) -> Path:
+    """``sim calibrate --screen``: the point estimate (``out_dir/calibrated.toml``) and ``budget - 1``
+    random perturbations of it (drawn with ``rng_seed``, default the ``[optimise]`` ``cma_seed``: the same
+    seed around the same point draws the same sets), judged on the screen seeds by the issue's criteria
     (:func:`calibration.optimise.screen`); the ``confirm_top`` best and the point itself re-run on the
     confirmation seeds, where the point is replaced only if one ranks higher there and then on the
     verification seeds (:func:`_verified`). The table of every screened set is ``folder/screen.csv``."""
     from calibration.optimise import OptimiseConfig, screen, write_point
 
+    if budget < 2:
+        raise ValueError(f"--budget {budget}: a screen needs at least 2 parameter sets (the point and one "
+                         "perturbation of it)")
     cfg = OptimiseConfig.load(config)
     tg = load_targets(targets)
     point, old = _read_point(out_dir, "to screen around")
     base = old["params"]
-    log(f"screen: {budget} parameter sets around the point ({len(cfg.free)} free parameters, step "
-        f"{cfg.screen_step:g} of their intervals), {cfg.screen_seeds} seeds each")
-    sets, crit, cand = screen(cfg, tg, base, budget, workers=workers, rng_seed=cfg.cma_seed)
+    rng_seed = cfg.cma_seed if rng_seed is None else int(rng_seed)
+    log(f"screen: the point and {budget - 1} perturbations of it ({len(cfg.free)} free parameters, step "
+        f"{cfg.screen_step:g} of their intervals, drawn with seed {rng_seed}), {cfg.screen_seeds} seeds each")
+    sets, crit, cand = screen(cfg, tg, base, budget, workers=workers, rng_seed=rng_seed)
     i, best, inc = confirm(cand, sets, crit, tg, top=cfg.confirm_top, seeds=cfg.confirm_seeds, workers=workers,
                            incumbent=base)
     Path(folder).mkdir(parents=True, exist_ok=True)
@@ -302,6 +320,7 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
         "free_parameters": cfg.free,
         "budget_points": int(budget),
         "screen_step": cfg.screen_step,
+        "screen_rng_seed": rng_seed,
         "screen": str(Path(folder) / "screen.csv"),
     }
     if inc.rank_key() >= best.rank_key():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sim.params import describe_validation_error
 
@@ -36,6 +36,13 @@ class Target(BaseModel):
     weight: float = Field(ge=0)
     source: str
     sign: bool = False
+
+    @field_validator("observed", "tolerance", "weight")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
 
     def term(self, s: float) -> float:
         if s is None or not math.isfinite(s):
@@ -70,20 +77,42 @@ class TargetsError(ValueError):
 
 
 def load_targets(path: str | Path = TARGETS_FILE) -> list[Target]:
+    """The targets of a ``targets.toml``: a list of ``[[target]]`` tables, each validated (known statistic
+    of :func:`sim.sweep.statistic_names`, finite observed value, tolerance above 0, weight at least 0),
+    at least one, no statistic or name twice. Any problem is refused, naming the target and the field."""
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise TargetsError(f"{p}: {e}") from None
+    unknown = sorted(set(data) - {"target"})
+    if unknown:
+        raise TargetsError(f"{p}: unknown table(s) or key(s) {unknown}; a targets file holds [[target]] tables only")
+    rows = data.get("target", [])
+    if not isinstance(rows, list) or not rows:
+        raise TargetsError(f"{p}: no targets; give at least one [[target]] table (fields: "
+                           f"{', '.join(Target.model_fields)})")
+    from sim.sweep import statistic_names
+
+    known = statistic_names()
     out = []
-    for i, t in enumerate(data.get("target", [])):
+    for i, t in enumerate(rows):
+        label = f"target {t.get('name', '?')!r} (number {i + 1})" if isinstance(t, dict) else f"target number {i + 1}"
         try:
             out.append(Target.model_validate(t))
         except ValidationError as e:
-            raise TargetsError(f"{p}: target.{i}: {describe_validation_error(e, model=Target)}") from None
-    names = [t.statistic for t in out]
-    if len(set(names)) != len(names):
-        raise TargetsError(f"{p}: a statistic is targeted twice")
+            raise TargetsError(f"{p}: {label}: {describe_validation_error(e, model=Target)}") from None
+        if out[-1].statistic not in known:
+            raise TargetsError(f"{p}: {label}: statistic: unknown statistic {out[-1].statistic!r}; allowed: "
+                               f"{', '.join(known)}")
+    for field in ("statistic", "name"):
+        seen: dict[str, str] = {}
+        for t in out:
+            v = getattr(t, field)
+            if v in seen:
+                raise TargetsError(f"{p}: {field} {v!r} is targeted twice (targets {seen[v]!r} and {t.name!r}); "
+                                   "each may appear once")
+            seen[v] = t.name
     return out
 
 

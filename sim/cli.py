@@ -7,8 +7,11 @@
     sim report RUN_DIR [--out DIR]
     sim params            (every parameter with its default and range)
     sim validate SCENARIO.toml
-    sim calibrate [--budget N] [--resume] [--scheduler ADDR] | --optimise [--budget N] [--resume] | --screen [--budget N] | --try NAME=VALUE... [--why TEXT]
-                  | --reselect | --report | --recovery
+    sim calibrate [--budget N] [--resume] [--scheduler ADDR] [--population P] [--generations G] [--db DB]
+                  | --optimise [--budget N] [--resume] [--dir DIR] | --screen [--budget N] [--screen-seed S]
+                  | --try NAME=VALUE... [--why TEXT] | --reselect | --report [--seeds K]
+                  | --recovery [--budget N] [--truth point|middle] [--resume]
+                  (an option the chosen mode does not read is refused, as are two modes at once)
     sim sweep PROBLEM.toml --method sobol|morris -N N [--seeds K] [--workers W | --scheduler tcp://HOST:PORT]
               [--resume] --out DIR
     sim app [--port 8765]  (the teaching app in the browser; needs the 'app' extra)
@@ -125,17 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--db", type=Path, default=Path("runs/calibration/abc.db"), help="SQLite history")
     c.add_argument("--population", type=_positive_int, default=None, help="particles per generation")
     c.add_argument("--generations", type=_positive_int, default=None, help="maximum generations")
-    c.add_argument("--out", type=Path, default=None, help="where calibrated.toml and posterior.csv go "
-                   "(default calibration/); with --report or --recovery, the folder of the report (default "
+    c.add_argument("--out", type=Path, default=None, help="where calibrated.toml and posterior.csv are "
+                   "read and written (default calibration/; the posterior centres its priors on the point there, or "
+                   "on the shipped one if there is none yet); with --report or --recovery, the folder of the report (default "
                    "runs/calibration/report or runs/calibration/recovery; calibration/report and "
                    "calibration/recovery hold the shipped ones)")
     c.add_argument("--optimise", action="store_true", help="stage 1: the point estimate by CMA-ES (state and "
                    "evaluations in --dir; --resume continues them)")
     c.add_argument("--dir", type=Path, default=Path("runs/calibration/optimise"),
                    help="folder of the CMA-ES state and evaluations (default runs/calibration/optimise)")
-    c.add_argument("--screen", action="store_true", help="random perturbations of the point estimate (--budget of "
-                   "them) judged by the issue's criteria; the best replaces the point only if it ranks higher on "
+    c.add_argument("--screen", action="store_true", help="the point estimate and --budget - 1 random perturbations "
+                   "of it, judged by the issue's criteria; the best replaces the point only if it ranks higher on "
                    "the confirmation and then the verification seeds (table in --dir)")
+    c.add_argument("--screen-seed", type=int, default=None, metavar="N",
+                   help="with --screen: seed of the random perturbations (default: cma_seed of [optimise]); the same "
+                   "seed around the same point draws the same sets, so give another to screen other ones")
     c.add_argument("--try", dest="try_", nargs="+", default=None, metavar="NAME=VALUE",
                    help="a hand-set change of the point estimate (e.g. a new mechanism's parameter), judged "
                    "against the point on try_seeds seeds (400...) that did not choose it; it replaces the point only "
@@ -315,14 +322,45 @@ def _assignments(items: list[str]) -> dict[str, Any]:
     return out
 
 
+# the options of `sim calibrate` that each mode reads (--workers and --out: all of them)
+_CALIBRATE_MODES = ("recovery", "reselect", "report", "try_", "screen", "optimise")
+_CALIBRATE_OPTIONS = {
+    "abc": {"budget", "resume", "scheduler", "db", "population", "generations"},
+    "optimise": {"budget", "resume", "dir"},
+    "screen": {"budget", "dir", "screen_seed"},
+    "try_": {"why"},
+    "reselect": set(),
+    "report": {"seeds"},
+    "recovery": {"budget", "resume", "scheduler", "population", "generations", "truth"},
+}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.rstrip("_").replace("_", "-")
+
+
+def _calibrate_mode_problem(a: argparse.Namespace) -> str | None:
+    """Why the options given do not make one `sim calibrate` command (two modes, or an option the mode
+    does not read, which would otherwise be ignored without a word), or None."""
+    modes = [m for m in _CALIBRATE_MODES if getattr(a, m)]
+    if len(modes) > 1:
+        return f"{' and '.join(_flag(m) for m in modes)} are different commands; give one of them"
+    mode = modes[0] if modes else "abc"
+    defaults = build_parser().parse_args(["calibrate"])
+    stray = [d for d in sorted(set().union(*_CALIBRATE_OPTIONS.values()) - _CALIBRATE_OPTIONS[mode])
+             if getattr(a, d) != getattr(defaults, d)]
+    if stray:
+        name = "the ABC-SMC posterior (no mode flag)" if mode == "abc" else _flag(mode)
+        allowed = sorted(_flag(d) for d in _CALIBRATE_OPTIONS[mode] | {"workers", "out"})
+        return (f"{', '.join(_flag(d) for d in stray)}: not read by {name}, which takes {', '.join(allowed)}")
+    return None
+
+
 def _calibrate(a: argparse.Namespace) -> int:
     if a.scheduler and not a.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
         return _fail(f"--scheduler {a.scheduler!r}: expected an address such as tcp://HOST:PORT")
-    if a.why and not a.try_:
-        return _fail("--why goes with --try NAME=VALUE...")
-    others = [f for f in ("optimise", "screen", "reselect", "report", "recovery", "resume") if getattr(a, f)]
-    if a.try_ and others:
-        return _fail(f"--try cannot be combined with --{', --'.join(others)}")
+    if problem := _calibrate_mode_problem(a):
+        return _fail(problem)
     kw = {"out_dir": a.out} if a.out else {}  # where calibrated.toml is read and written (default calibration/)
     if a.recovery:
         from calibration.recovery import recovery
@@ -354,7 +392,7 @@ def _calibrate(a: argparse.Namespace) -> int:
     if a.screen:
         from calibration.run import screen_point
 
-        print(f"wrote {screen_point(budget=a.budget, workers=a.workers, folder=a.dir, log=_log, **kw)}")
+        print(f"wrote {screen_point(budget=a.budget, workers=a.workers, folder=a.dir, rng_seed=a.screen_seed, log=_log, **kw)}")
         return 0
     if a.optimise:
         from calibration.run import calibrate_point

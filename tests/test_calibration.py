@@ -701,7 +701,7 @@ def test_a_challenger_that_wins_only_on_the_seeds_that_chose_it_does_not_replace
     seen = []
 
     def fake_rescore(sets, seeds, targets, workers=2):  # exit_rate 0.07 leads except on the verification seeds
-        seen.append((seeds[0], len(seeds)))
+        seen.append(list(seeds))
         lucky = seeds[0] != blocks.VERIFY_SEED0
         return [DoneCriteria(t1_cells=8 if (s["exit_rate"] == 0.07) == lucky else 7, t2_groups=4, u_shape=7,
                              lq_directions=3, t5_groups=3, passes=50, distance=40.0) for s in sets]
@@ -709,8 +709,9 @@ def test_a_challenger_that_wins_only_on_the_seeds_that_chose_it_does_not_replace
     monkeypatch.setattr(opt, "rescore", fake_rescore)
     said = []
     doc = tomllib.loads(reselect(out_dir=tmp_path, config=cfg_path, workers=1, log=said.append).read_text())
-    assert seen[-1] == (blocks.VERIFY_SEED0, 5)  # the challenger and the point, on the verification seeds
-    assert not set(range(blocks.VERIFY_SEED0, blocks.VERIFY_SEED0 + 5)) & {s for s, n in seen[:-1]}
+    # the challenger and the point, on the verification seeds, none of which screened or confirmed anything
+    assert seen[-1] == list(range(blocks.VERIFY_SEED0, blocks.VERIFY_SEED0 + 5)) and len(seen) == 3
+    assert not set(seen[-1]) & {s for earlier in seen[:-1] for s in earlier}
     assert doc["params"]["exit_rate"] == 0.05 and doc["provenance"]["method"] == "earlier search"
     check = doc["provenance"]["posterior"]["best_particle_verification"]
     assert check["outcome"] == "previous point kept" and check["seeds"] == list(range(2000, 2005))
