@@ -406,6 +406,8 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
     tg = load_targets(targets)
     point = Path(out_dir) / "calibrated.toml"
     base = tomllib.loads(point.read_text(encoding="utf-8"))["params"] if point.is_file() else {}
+    log(f"starting from the point estimate in {point}" if base else
+        f"no point estimate in {point}: starting from the parameter defaults (`sim params`)")
     log(f"CMA-ES: {len(cfg.free)} free parameters, {len(tg)} targets, {len(cfg.seeds)} seeds per point, "
         f"budget {budget} points, state in {folder}")
     evals = optimise(folder, budget=budget, config=cfg, targets=tg, base=base, workers=workers, resume=resume,
