@@ -213,6 +213,18 @@ def choose(cand: pd.DataFrame, criteria: list) -> int:
     return int(cand.index[best_index(criteria)])
 
 
+def same_point(a: dict, b: dict) -> bool:
+    """Whether two parameter sets run the model identically: equal once each is completed with the
+    defaults of the parameters it leaves out (a screen's first set is the point with its missing free
+    parameters written out at their defaults)."""
+    from sim.params import ParameterError, make_params
+
+    try:
+        return make_params(a) == make_params(b)
+    except ParameterError:
+        return a == b
+
+
 def confirm(cand: pd.DataFrame, sets: list[dict], screened: list, targets, *, top: int, seeds: int,
             workers: int = 2, incumbent: dict | None = None) -> tuple[int, Any, Any]:
     """The second, larger re-run: the ``top`` best screened candidates (by their criteria on the
@@ -226,7 +238,7 @@ def confirm(cand: pd.DataFrame, sets: list[dict], screened: list, targets, *, to
 
     order = sorted(range(len(screened)), key=lambda i: screened[i].rank_key(), reverse=True)
     if incumbent is not None:  # the incumbent runs on these seeds anyway: not a second time as a candidate
-        order = [i for i in order if sets[i] != incumbent] or order
+        order = [i for i in order if not same_point(sets[i], incumbent)] or order
     order = order[:top]
     runs = [sets[i] for i in order] + ([incumbent] if incumbent is not None else [])
     crit = rescore(runs, list(range(CONFIRM_SEED0, CONFIRM_SEED0 + seeds)), targets, workers)
@@ -361,9 +373,13 @@ def random_screen(config: OptimiseConfig, base: dict[str, Any], points: int, rng
     step of 0.08 each moved all 23 screened sets of a check (2026-12-03) to 4-6 T1 cells from 8."""
     if points < 1:
         raise ValueError(f"points: {points}; at least 1")
+    from sim.params import Params
+
     rng = np.random.default_rng(rng_seed)
     x0 = config.to_unit(base)
-    sets = [{**config.to_params(x0), **base}]  # base itself; a free parameter it lacks at its default
+    defaults = Params()
+    # base itself, a free parameter it lacks written out at its default (exactly, not through the unit cube)
+    sets = [{**{p: getattr(defaults, p) for p in config.free if p not in base}, **base}]
     for _ in range(points - 1):
         sets.append({**base, **config.to_params(x0 + config.screen_step * rng.standard_normal(len(x0)))})
     return sets

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from calibration.abc import CalibrationConfig
+from calibration.seeds import CONFIRM_SEED0
 from calibration.targets import TARGETS_FILE, TargetsError, load_targets
 from sim.cli import main
 from tests.test_calibration import TINY_CONFIG, TINY_OPTIMISE
@@ -212,3 +213,31 @@ def test_a_screen_of_the_point_alone_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"--budget 1: a screen needs at least 2"):
         screen_point(budget=1, workers=1, folder=tmp_path / "scr", config=f, out_dir=tmp_path, log=lambda *a: None)
     assert not (tmp_path / "scr").exists()
+
+
+def test_a_screen_does_not_confirm_the_point_against_itself_when_it_leaves_free_parameters_at_defaults(
+        tmp_path, monkeypatch):
+    """The screen's first set is the point with its missing free parameters written out at their defaults:
+    the same model, so it must not take a confirmation slot from a perturbation (stop 28: it did)."""
+    import calibration.optimise as opt
+    from calibration.criteria import DoneCriteria
+    from calibration.run import screen_point
+
+    f = tmp_path / "cal.toml"
+    f.write_text(TINY_OPTIMISE)  # confirm_top = 2
+    (tmp_path / "calibrated.toml").write_text("[params]\nn_plants_start = 600\nexit_rate = 0.05\n")  # no beta_agglomeration
+    confirmed = []
+
+    def fake_rescore(sets, seeds, targets, workers=2):
+        if seeds[0] == CONFIRM_SEED0:
+            confirmed.append(sets)
+        # on the screen seeds the point (first) ranks best, then the later perturbations
+        return [DoneCriteria(t1_cells=8, t2_groups=4, u_shape=7, lq_directions=2, t5_groups=2, passes=50,
+                             distance=40.0 - i if i else 1.0) for i, _ in enumerate(sets)]
+
+    monkeypatch.setattr(opt, "rescore", fake_rescore)
+    screen_point(budget=5, workers=1, folder=tmp_path / "scr", config=f, out_dir=tmp_path, log=lambda *a: None)
+    first = confirmed[0]
+    assert len(first) == 3  # the two best perturbations and the point, which is not among the candidates again
+    # the point: exit_rate 0.05, beta_agglomeration absent or at its default 0.5
+    assert [s.get("beta_agglomeration", 0.5) == 0.5 and s["exit_rate"] == 0.05 for s in first] == [False, False, True]
