@@ -45,13 +45,16 @@ class CalibrationConfig:
     verify_seeds: int = 64
     fixed: dict[str, Any] = field(default_factory=dict)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    centre: dict[str, Any] | None = None  # the point estimate's parameters the run is centred on, if any
 
     @classmethod
-    def load(cls, path: str | Path = CONFIG_FILE, point: str | Path | None = None) -> "CalibrationConfig":
+    def load(cls, path: str | Path = CONFIG_FILE, point: str | Path | None = None,
+             centre: dict[str, Any] | None = None) -> "CalibrationConfig":
         """The ``[calibration]`` table (and ``[fixed]``) of ``path``. With ``fixed_from_point``, the
-        parameters that are not free are held at the point estimate in ``point`` (default: the
-        ``calibrated.toml`` beside ``path``), and ``prior_around_point`` centres the priors on it. Any
-        unknown key, unknown parameter or malformed value is refused, naming it and what is allowed."""
+        parameters that are not free are held at the point estimate (``centre``, its parameters, else the
+        ``[params]`` of the file ``point``, default the ``calibrated.toml`` beside ``path``), and
+        ``prior_around_point`` centres the priors on it. Any unknown key, unknown parameter or malformed
+        value is refused, naming it and what is allowed."""
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
@@ -103,8 +106,10 @@ class CalibrationConfig:
             # hold every parameter that is not free at the current point estimate, so that the
             # posterior is the posterior around that point
             point = Path(point) if point is not None else Path(path).with_name("calibrated.toml")
-            if point.is_file():
-                pt = tomllib.loads(point.read_text(encoding="utf-8")).get("params", {})
+            if centre is None and point.is_file():
+                centre = tomllib.loads(point.read_text(encoding="utf-8")).get("params", {})
+            if centre is not None:
+                pt = dict(centre)
                 fixed = {k: v for k, v in pt.items() if k not in free}
                 if around is not None:
                     # a local prior: each free parameter's interval shrunk to +- around x its width,
@@ -130,7 +135,7 @@ class CalibrationConfig:
             raise ValueError(f"{path}: fixed: {clash} are free in [calibration]; a parameter is free or fixed, not both")
         fixed.update(dict(data.get("fixed", {})))
         seeds = search_seeds(path, "calibration.seeds", c.get("seeds", [0, 1, 2]))
-        return cls(free=free, seeds=seeds,
+        return cls(free=free, seeds=seeds, centre=centre if c.get("fixed_from_point", False) else None,
                    population_size=at_least(path, "calibration.population_size", c.get("population_size", 60), 2),
                    generations=at_least(path, "calibration.generations", c.get("generations", 8), 1),
                    transition_scaling=positive(path, "calibration.transition_scaling",
@@ -274,7 +279,22 @@ def run_settings(config: CalibrationConfig, targets) -> dict:
     return {"free": list(config.free), "bounds": {p: list(map(float, config.bounds[p])) for p in config.free},
             "seeds": list(config.seeds), "fixed": {k: config.fixed[k] for k in sorted(config.fixed)},
             "population_size": int(config.population_size), "transition_scaling": float(config.transition_scaling),
-            "targets": target_settings(targets)}
+            "targets": target_settings(targets), "centre": config.centre}
+
+
+def settings_file(db: str | Path) -> Path:
+    """Where the settings of the ABC history ``db`` are kept (:func:`run_settings`)."""
+    return Path(db).with_name(Path(db).name + ".settings.json")
+
+
+def stored_centre(db: str | Path) -> dict[str, Any] | None:
+    """The point estimate's parameters that the history ``db`` was centred on when it started, or None
+    (no settings file, or one from before they were stored): a resume centres on them again, whatever
+    the point estimate is now (the run itself may have replaced it)."""
+    f = settings_file(db)
+    if not f.is_file():
+        return None
+    return json.loads(f.read_text()).get("centre")
 
 
 def settings_changes(saved: dict, now: dict) -> list[str]:
@@ -304,12 +324,14 @@ def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, 
     abc = pyabc.ABCSMC(model, prior(config.bounds), TargetDistance(targets), population_size=config.population_size,
                        sampler=make_sampler(workers, scheduler), transitions=transition)
     settings = run_settings(config, targets)
-    kept = db.with_name(db.name + ".settings.json")
+    kept = settings_file(db)
     if resume:
         if not db.is_file():
             raise FileNotFoundError(f"--resume: no calibration history at {db}")
         if kept.is_file():  # histories from before stop 27 have no settings file: nothing to check
-            changed = settings_changes(json.loads(kept.read_text()), settings)
+            saved = json.loads(kept.read_text())
+            # settings files from stop 27 have no centre; the other settings are still compared
+            changed = settings_changes(saved, {k: v for k, v in settings.items() if k in saved})
             if changed:
                 raise ValueError(f"--resume: {db} was started with other settings, and continuing it would mix "
                                  f"two calibrations: {'; '.join(changed)}. Start a new history (another --db) "

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calibration.abc import CONFIG_FILE, HERE, CalibrationConfig, posterior_sample, run_abc
+from calibration.abc import CONFIG_FILE, HERE, CalibrationConfig, posterior_sample, run_abc, stored_centre
 from calibration.criteria import DoneCriteria
 from calibration.optimise import confirm, write_calibrated
 from calibration.seeds import CONFIRM_SEED0, LOCAL_SEED0, SCREEN_SEED0, TRY_SEED0, VERIFY_SEED0
@@ -37,7 +37,7 @@ def calibrate(*, budget: int, resume: bool = False, scheduler: str | None = None
               db: str | Path = "runs/calibration/abc.db", config: str | Path = CONFIG_FILE,
               targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE,
               population_size: int | None = None, generations: int | None = None, log=print) -> Path:
-    cfg = stage2_config(config, out_dir, log)
+    cfg = stage2_config(config, out_dir, log, centre=stored_centre(db) if resume else None)
     if population_size:
         cfg.population_size = population_size
     if generations:
@@ -50,15 +50,20 @@ def calibrate(*, budget: int, resume: bool = False, scheduler: str | None = None
     return write_result(history, cfg, budget, out_dir, db, targets=tg, workers=workers, log=log)
 
 
-def stage2_config(config: str | Path, out_dir: str | Path, log=print) -> CalibrationConfig:
+def stage2_config(config: str | Path, out_dir: str | Path, log=print,
+                  centre: dict[str, Any] | None = None) -> CalibrationConfig:
     """The ``[calibration]`` settings for a posterior written to ``out_dir``: the parameters that are
     not free are held at (and the local priors centred on) the point estimate in
     ``out_dir/calibrated.toml``, the point the result is compared with and written beside; when
-    ``out_dir`` has none yet, the one beside ``config`` (the shipped point), which the log names."""
+    ``out_dir`` has none yet, the one beside ``config`` (the shipped point), which the log names. A
+    resumed history passes ``centre``, the point it started from (:func:`calibration.abc.stored_centre`),
+    which the finished first part may since have replaced."""
     own = Path(out_dir) / "calibrated.toml"
     point = own if own.is_file() else Path(config).with_name("calibrated.toml")
-    cfg = CalibrationConfig.load(config, point=point)
-    if cfg.fixed and point.is_file():
+    cfg = CalibrationConfig.load(config, point=point, centre=centre)
+    if centre is not None:
+        log("priors centred on, and other parameters held at, the point estimate the history started from")
+    elif cfg.centre is not None:
         log(f"priors centred on, and other parameters held at, the point estimate in {point}")
     return cfg
 

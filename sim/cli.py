@@ -10,7 +10,8 @@
     sim calibrate [--budget N] [--resume] [--scheduler ADDR] [--population P] [--generations G] [--db DB]
                   | --optimise [--budget N] [--resume] [--dir DIR] | --screen [--budget N] [--screen-seed S]
                   | --try NAME=VALUE... [--why TEXT] | --reselect | --report [--seeds K]
-                  | --recovery [--budget N] [--truth point|middle] [--resume]
+                  | --recovery [--budget N] [--truth point|middle] [--resume] [--population P] [--generations G]
+                    [--scheduler ADDR]
                   (an option the chosen mode does not read is refused, as are two modes at once)
     sim sweep PROBLEM.toml --method sobol|morris -N N [--seeds K] [--workers W | --scheduler tcp://HOST:PORT]
               [--resume] --out DIR
@@ -39,14 +40,22 @@ from sim.scenario import ScenarioError, load_scenario
 EXIT_BAD_INPUT = 2
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, minimum: int) -> int:
     try:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    if v < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {v}")
     return v
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, 0)
 
 
 def _region_list(text: str) -> list[str]:
@@ -140,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--screen", action="store_true", help="the point estimate and --budget - 1 random perturbations "
                    "of it, judged by the issue's criteria; the best replaces the point only if it ranks higher on "
                    "the confirmation and then the verification seeds (table in --dir)")
-    c.add_argument("--screen-seed", type=int, default=None, metavar="N",
+    c.add_argument("--screen-seed", type=_non_negative_int, default=None, metavar="N",
                    help="with --screen: seed of the random perturbations (default: cma_seed of [optimise]); the same "
                    "seed around the same point draws the same sets, so give another to screen other ones")
     c.add_argument("--try", dest="try_", nargs="+", default=None, metavar="NAME=VALUE",

@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from calibration.abc import CalibrationConfig
@@ -40,6 +41,8 @@ source = "test"
     (SHIPPED_TARGETS + EXTRA_TARGET, r"statistic 't3_fdi_outside_tir' is targeted twice \(targets "
                                      r"'T3 FDI mainly outside TIRs' and 'another FDI target'\)"),
     (SHIPPED_TARGETS + EXTRA_TARGET.replace("t3_fdi_outside_tir", "t2_theil_chemicals_2016"), None),
+    (SHIPPED_TARGETS + EXTRA_TARGET.replace("t3_fdi_outside_tir", "t2_theil_chemicals_2016").replace(
+        "another FDI target", "T3 FDI mainly outside TIRs"), r"name 'T3 FDI mainly outside TIRs' is targeted twice"),
     ("[weights]\nt1 = 2\n" + SHIPPED_TARGETS, r"unknown table\(s\) or key\(s\) \['weights'\]"),
     (SHIPPED_TARGETS.replace('\nkind = "value"', '\nkind = "exact"', 1), r"\(number 1\): kind: .*'value', 'min' or 'max'"),
 ])
@@ -109,6 +112,61 @@ def test_the_posterior_written_to_another_folder_is_centred_on_that_folders_poin
     assert str(other / "calibrated.toml") in lines[0]
     beside = stage2_config(cfg, tmp_path / "empty", log=lines.append)
     assert beside.fixed["beta_cost"] == 0.7 and beside.bounds["exit_rate"] == pytest.approx((0.03, 0.04))
+
+
+def _centred_config(tmp_path):
+    cfg = tmp_path / "calibration.toml"
+    cfg.write_text(TINY_CONFIG.replace("seeds = [0]", "seeds = [0]\nfixed_from_point = true\nprior_around_point = 0.1"))
+    (tmp_path / "calibrated.toml").write_text("[params]\nexit_rate = 0.035\nbeta_cost = 0.7\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "calibrated.toml").write_text("[params]\nexit_rate = 0.075\nbeta_cost = 1.9\n")
+    return cfg, other
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_sim_calibrate_out_runs_the_posterior_around_that_folders_point_and_a_resume_around_where_it_started(
+        tmp_path, monkeypatch):
+    import json
+
+    import calibration.run as run
+    from calibration.abc import run_settings, settings_file
+
+    cfg, other = _centred_config(tmp_path)
+    used = []
+
+    def fake_run_abc(db, *, config, targets, **kw):
+        used.append(config)
+        raise _Stop
+
+    monkeypatch.setattr(run, "run_abc", fake_run_abc)
+    with pytest.raises(_Stop):
+        run.calibrate(budget=10, db=tmp_path / "abc.db", config=cfg, out_dir=other, log=lambda *a: None)
+    assert used[-1].fixed["beta_cost"] == 1.9 and used[-1].centre["exit_rate"] == 0.075
+    # the first part finished and replaced the folder's point; a resume stays centred where the history began
+    db = tmp_path / "abc.db"
+    settings_file(db).write_text(json.dumps(run_settings(used[-1], load_targets())))
+    (other / "calibrated.toml").write_text("[params]\nexit_rate = 0.05\nbeta_cost = 1.9\n")
+    with pytest.raises(_Stop):
+        run.calibrate(budget=10, db=db, config=cfg, out_dir=other, resume=True, log=lambda *a: None)
+    assert used[-1].centre["exit_rate"] == 0.075 and used[-1].bounds == used[0].bounds
+
+
+def test_reselect_holds_the_other_parameters_at_the_out_folders_point(tmp_path, monkeypatch):
+    import calibration.run as run
+
+    cfg, other = _centred_config(tmp_path)
+    (other / "calibrated.toml").write_text("[provenance.posterior]\nmethod = 'x'\n[params]\nexit_rate = 0.075\n"
+                                          "beta_cost = 1.9\n")
+    pd.DataFrame({"exit_rate": [0.07], "beta_agglomeration": [0.4], "distance": [3.0], "generation": [1]}).to_csv(
+        other / "posterior_candidates.csv", index=False)
+    used = []
+    monkeypatch.setattr(run, "adopt_best", lambda cand, cfg_, *a, **kw: used.append(cfg_) or Path("x"))
+    run.reselect(out_dir=other, config=cfg, log=lambda *a: None)
+    assert used[0].fixed["beta_cost"] == 1.9
 
 
 @pytest.mark.parametrize("args, message", [
@@ -241,3 +299,82 @@ def test_a_screen_does_not_confirm_the_point_against_itself_when_it_leaves_free_
     assert len(first) == 3  # the two best perturbations and the point, which is not among the candidates again
     # the point: exit_rate 0.05, beta_agglomeration absent or at its default 0.5
     assert [s.get("beta_agglomeration", 0.5) == 0.5 and s["exit_rate"] == 0.05 for s in first] == [False, False, True]
+
+
+# a value other than the default for every option that some mode reads
+_OPTION_VALUES = {"budget": ["--budget", "10"], "resume": ["--resume"], "scheduler": ["--scheduler", "tcp://h:1"],
+                  "db": ["--db", "NEWDB"], "population": ["--population", "3"], "generations": ["--generations", "2"],
+                  "dir": ["--dir", "NEWDIR"], "screen_seed": ["--screen-seed", "7"], "why": ["--why", "because"],
+                  "seeds": ["--seeds", "3"], "truth": ["--truth", "middle"]}
+_MODE_FLAG = {"abc": [], "optimise": ["--optimise"], "screen": ["--screen"], "try_": ["--try", "exit_rate=0.05"],
+              "reselect": ["--reselect"], "report": ["--report"], "recovery": ["--recovery"]}
+
+
+def _fake_runners(monkeypatch, calls):
+    import calibration.recovery as recovery
+    import calibration.report as report
+    import calibration.run as run
+
+    for mod, name in ((run, "calibrate"), (run, "calibrate_point"), (run, "screen_point"), (run, "try_change"),
+                      (run, "reselect"), (report, "write_calibration_report"), (recovery, "recovery")):
+        monkeypatch.setattr(mod, name, lambda *a, _n=name, **kw: calls.append((_n, a, kw)) or Path("done"))
+
+
+# which options each mode reads (besides --workers and --out), as the runners' signatures take them
+_READS = {
+    "abc": {"budget", "resume", "scheduler", "db", "population", "generations"},
+    "optimise": {"budget", "resume", "dir"},
+    "screen": {"budget", "dir", "screen_seed"},
+    "try_": {"why"},
+    "reselect": set(),
+    "report": {"seeds"},
+    "recovery": {"budget", "resume", "scheduler", "population", "generations", "truth"},
+}
+
+
+def test_calibrate_accepts_every_option_its_mode_reads_and_passes_it_on(tmp_path, monkeypatch):
+    calls = []
+    _fake_runners(monkeypatch, calls)
+    monkeypatch.chdir(tmp_path)
+    Path("DB").write_text("")            # --resume needs something to resume
+    (tmp_path / "DIR").mkdir()
+    (tmp_path / "DIR" / "state.pkl").write_text("")
+    for mode, options in _READS.items():
+        for opt in sorted(options):
+            args = ["calibrate", *_MODE_FLAG[mode], *_OPTION_VALUES[opt]]
+            if mode == "abc" and opt == "resume":
+                args += ["--db", "DB"]
+            if mode == "optimise" and opt == "resume":
+                args += ["--dir", "DIR"]
+            assert main(args) == 0, args
+            kw = calls[-1][2]
+            given = _OPTION_VALUES[opt][-1]
+            passed = {"budget": kw.get("budget"), "resume": kw.get("resume"), "scheduler": kw.get("scheduler"),
+                      "db": kw.get("db"), "population": kw.get("population_size"),
+                      "generations": kw.get("generations"), "dir": kw.get("folder"), "screen_seed": kw.get("rng_seed"),
+                      "why": kw.get("why"), "seeds": kw.get("seeds"), "truth": kw.get("truth")}[opt]
+            assert str(passed) in (given, "True"), (mode, opt, passed)
+
+
+def test_a_screen_draws_its_perturbations_with_the_screen_seed_and_records_it(tmp_path, monkeypatch):
+    import calibration.optimise as opt
+    from calibration.criteria import DoneCriteria
+    from calibration.optimise import OptimiseConfig, random_screen
+    from calibration.run import screen_point
+
+    f = tmp_path / "cal.toml"
+    f.write_text(TINY_OPTIMISE)
+    (tmp_path / "calibrated.toml").write_text("[params]\nn_plants_start = 600\nexit_rate = 0.05\n"
+                                              "beta_agglomeration = 0.5\n")
+    monkeypatch.setattr(opt, "rescore", lambda sets, seeds, targets, workers=2: [
+        DoneCriteria(t1_cells=8, t2_groups=4, u_shape=7, lq_directions=2, t5_groups=2, passes=50, distance=40.0)
+        for _ in sets])
+    doc = screen_point(budget=4, workers=1, folder=tmp_path / "scr", config=f, out_dir=tmp_path, rng_seed=7,
+                       log=lambda *a: None)
+    import tomllib
+
+    assert tomllib.loads(doc.read_text())["provenance"]["last_search"]["screen_rng_seed"] == 7
+    drawn = pd.read_csv(tmp_path / "scr" / "screen.csv")["exit_rate"].tolist()
+    base = {"n_plants_start": 600, "exit_rate": 0.05, "beta_agglomeration": 0.5}
+    assert drawn == pytest.approx([s["exit_rate"] for s in random_screen(OptimiseConfig.load(f), base, 4, rng_seed=7)])
+    assert drawn != pytest.approx([s["exit_rate"] for s in random_screen(OptimiseConfig.load(f), base, 4, rng_seed=1)])
