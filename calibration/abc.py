@@ -287,6 +287,17 @@ def settings_file(db: str | Path) -> Path:
     return Path(db).with_name(Path(db).name + ".settings.json")
 
 
+def cost_file(db: str | Path) -> Path:
+    """Where the wall-clock time spent sampling the history ``db`` is kept (summed over resumes)."""
+    return Path(db).with_name(Path(db).name + ".cost.json")
+
+
+def sampling_seconds(db: str | Path) -> float:
+    """Seconds spent sampling the history ``db`` so far (0 when not recorded)."""
+    f = cost_file(db)
+    return float(json.loads(f.read_text()).get("seconds", 0.0)) if f.is_file() else 0.0
+
+
 def stored_centre(db: str | Path) -> dict[str, Any] | None:
     """The point estimate's parameters that the history ``db`` was centred on when it started, or None
     (no settings file, or one from before they were stored): a resume centres on them again, whatever
@@ -348,6 +359,7 @@ def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, 
         kept.write_text(json.dumps(settings, indent=1))
         done = 0
     remaining = max(0, budget - done)
+    spent = sampling_seconds(db) if resume else 0.0
     t0 = time.perf_counter()
     while remaining > 0:
         t_before = abc.history.max_t
@@ -357,6 +369,7 @@ def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, 
         # epsilon comes from the previous generation (not the prior sample of the first call)
         abc._initial_population = None
         h = abc.run(max_nr_populations=1, max_total_nr_simulations=done + remaining)
+        cost_file(db).write_text(json.dumps({"seconds": spent + time.perf_counter() - t0}))
         done = int(h.total_nr_simulations)
         remaining = budget - done
         if h.max_t == t_before:  # budget exhausted before a generation completed

@@ -295,6 +295,7 @@ def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, b
                              f"two searches: {'; '.join(changed)}. Start a new optimisation (another --dir) or "
                              "restore the settings")
         es, rows = saved["es"], saved["rows"]
+        spent = float(saved.get("seconds", 0.0))
         log(f"resuming CMA-ES in {out}: {len(rows)} points evaluated, generation {es.countiter}")
     else:
         if state_path.exists():
@@ -305,6 +306,7 @@ def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, b
             opts["popsize"] = config.population_size
         es = cma.CMAEvolutionStrategy(config.to_unit(base), config.sigma0, opts)
         rows = []
+        spent = 0.0
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver")) if workers > 1 else None
     t0 = time.perf_counter()
     try:
@@ -320,7 +322,7 @@ def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, b
             def _state(p: Path) -> None:
                 with open(p, "wb") as fh:
                     pickle.dump({"es": es, "rows": rows, "free": config.free, "seeds": config.seeds,
-                                 "settings": settings}, fh)
+                                 "settings": settings, "seconds": spent + time.perf_counter() - t0}, fh)
 
             atomic_write(state_path, _state)
             atomic_write(evals_path, lambda p: pd.DataFrame(rows).to_csv(p, index=False))
@@ -332,6 +334,16 @@ def optimise(out: str | Path, *, budget: int, config: OptimiseConfig, targets, b
         if pool is not None:
             pool.shutdown()
     return pd.DataFrame(rows)
+
+
+def search_seconds(folder: str | Path) -> float:
+    """Wall-clock seconds the search in ``folder`` has spent evaluating points (summed over resumes; 0
+    when not recorded)."""
+    path = Path(folder) / "state.pkl"
+    if not path.is_file():
+        return 0.0
+    with open(path, "rb") as f:
+        return float(pickle.load(f).get("seconds", 0.0))
 
 
 def search_mean(folder: str | Path, config: OptimiseConfig) -> dict[str, float] | None:

@@ -233,6 +233,18 @@ def done_summary(tab: pd.DataFrame, targets, probs: dict | None = None, n_seeds:
     return rows
 
 
+def cost_text(prov: dict) -> str:
+    """What a calibration step cost, from its provenance table (model runs, wall-clock minutes on the
+    machine that ran it), or "" when it was not recorded (steps before stop 28)."""
+    parts = []
+    if "simulation_runs" in prov:
+        mins = prov.get("sampling_minutes", prov.get("search_minutes"))
+        parts.append(f"{prov['simulation_runs']:,} model runs" + (f" in {mins:g} min" if mins is not None else ""))
+    if "rerun_runs" in prov:
+        parts.append(f"{prov['rerun_runs']:,} runs on fresh seeds to choose the point, in {prov['rerun_minutes']:g} min")
+    return ", then ".join(parts)
+
+
 def _lq_data_sentence() -> str:
     """One sentence for the definition-of-done summary: how many LQ rules the public NUTS-2 data meet."""
     from sim.report import LQ_YEARS_ONS, observed_lq_margins
@@ -595,12 +607,17 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
                          if got and had else "") + "; the point was kept.")
     if prov.get("rule_applied"):
         lines.append(f"Rule applied {prov['rule_applied']}.")
+    if cost := cost_text(prov):
+        lines.append(f"Cost of the step that set this point: {cost}.")
+    if ls and (cost := cost_text(ls)):
+        lines.append(f"Cost of the later step ({ls.get('date', '?')}): {cost}.")
     pp = prov.get("posterior")
     if pp:
         lines.append(f"Posterior (`posterior.csv`): {pp['method']}; {len(pp['free_parameters'])} free parameters, "
                      f"{pp['simulated_points']} points x {len(pp['seeds_per_point'])} seeds, {pp['generations']} "
                      f"generations, {pp['accepted_particles']} particles, final epsilon {pp['final_epsilon']:.1f}, "
-                     f"effective sample size {pp['effective_sample_size']:.1f}.")
+                     f"effective sample size {pp['effective_sample_size']:.1f}"
+                     + (f"; cost: {cost}" if (cost := cost_text(pp)) else "") + ".")
     if stale:
         lines.append(f"No posterior-predictive band or posterior figure: {stale}.")
     lines += [f"Evaluated here on {seeds} fresh seeds ({REPORT_SEED0}-{REPORT_SEED0 + seeds - 1}); pass/miss is decided by the point "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calibration.abc import CONFIG_FILE, HERE, CalibrationConfig, posterior_sample, run_abc, stored_centre
+from calibration.abc import (CONFIG_FILE, HERE, CalibrationConfig, posterior_sample, run_abc, sampling_seconds,
+                             stored_centre)
 from calibration.criteria import DoneCriteria
 from calibration.optimise import confirm, write_calibrated
 from calibration.seeds import CONFIRM_SEED0, LOCAL_SEED0, SCREEN_SEED0, TRY_SEED0, VERIFY_SEED0
@@ -93,6 +95,16 @@ def screen_candidates(cand: pd.DataFrame, cfg: CalibrationConfig, targets, seeds
     return sets, crit
 
 
+def _rerun_cost(cand: pd.DataFrame, screen_seeds: int, confirm_seeds: int, verified: bool, verify_seeds: int,
+                since: float, incumbent: bool = True) -> dict:
+    """The cost of choosing among candidates (the rows of ``cand``, each screened on ``screen_seeds`` seeds;
+    those with a ``confirm_distance`` and the incumbent on ``confirm_seeds``; a challenger and the point
+    on ``verify_seeds`` when ``verified``): model runs and minutes since ``since`` (``time.perf_counter``)."""
+    confirmed = int(cand["confirm_distance"].notna().sum()) + int(incumbent)
+    runs = len(cand) * screen_seeds + confirmed * confirm_seeds + (2 * verify_seeds if verified else 0)
+    return {"rerun_runs": int(runs), "rerun_minutes": round((time.perf_counter() - since) / 60, 1)}
+
+
 def _criteria_record(c: DoneCriteria) -> dict:
     """A candidate's fresh-seed criteria as a provenance table."""
     r = c.as_row()
@@ -144,6 +156,7 @@ def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str
     screening and confirmation columns) is written beside it."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     sets, screened = screen_candidates(cand, cfg, targets, _seeds(SCREEN_SEED0, cfg.refine_seeds), workers)
     path = out_dir / "calibrated.toml"
     old = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
@@ -162,7 +175,9 @@ def adopt_best(cand: pd.DataFrame, cfg: CalibrationConfig, targets, out_dir: str
     # the previous choice's records (best_particle_*, point_estimate_*) give way to this one's
     posterior = {**{k: v for k, v in posterior.items() if not k.startswith(("best_particle_", "point_estimate_"))},
                  "best_particle_distance_confirm_seeds": best.distance, "confirm_seeds": confirm_seeds,
-                 "best_particle_confirm_seeds": _criteria_record(best)}
+                 "best_particle_confirm_seeds": _criteria_record(best),
+                 **_rerun_cost(cand, cfg.refine_seeds, cfg.confirm_seeds, check is not None, cfg.verify_seeds, t0,
+                               incumbent is not None)}
     if check:
         posterior["best_particle_verification"] = check
     today = dt.date.today().isoformat()
@@ -220,6 +235,8 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
         "date": dt.date.today().isoformat(),
         "budget_points": int(budget),
         "simulated_points": int(history.total_nr_simulations),
+        "simulation_runs": int(history.total_nr_simulations) * len(cfg.seeds),
+        "sampling_minutes": round(sampling_seconds(db) / 60, 1),
         "seeds_per_point": list(cfg.seeds),
         "generations": int(t + 1),
         "accepted_particles": int(len(post)),
@@ -302,6 +319,7 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
     cfg = OptimiseConfig.load(config)
     tg = load_targets(targets)
     point, old = _read_point(out_dir, "to screen around")
+    t0 = time.perf_counter()
     base = old["params"]
     rng_seed = cfg.cma_seed if rng_seed is None else int(rng_seed)
     log(f"screen: the point and {budget - 1} perturbations of it ({len(cfg.free)} free parameters, step "
@@ -329,8 +347,10 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
         "screen": str(Path(folder) / "screen.csv"),
     }
     if inc.rank_key() >= best.rank_key():
-        return _keep_point(old, prov, out_dir, log)
+        return _keep_point(old, {**prov, **_rerun_cost(cand, cfg.screen_seeds, cfg.confirm_seeds, False,
+                                                       cfg.verify_seeds, t0)}, out_dir, log)
     ok, prov["verification"] = _verified(sets[i], base, cfg.verify_seeds, tg, workers, log)
+    prov.update(_rerun_cost(cand, cfg.screen_seeds, cfg.confirm_seeds, True, cfg.verify_seeds, t0))
     if not ok:
         return _keep_point(old, prov, out_dir, log, where="the verification seeds")
     prov["replaced_point"] = _replaced_point(old, {"confirm_seeds": _criteria_record(inc)})
@@ -375,6 +395,7 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
     seeds = _seeds(TRY_SEED0, cfg.try_seeds)
     log(f"try: {', '.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in changes.items())} "
         f"against the point on {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), not those that chose it")
+    t0 = time.perf_counter()
     changed, inc = rescore([new, base], seeds, tg, workers)
     prov = {
         "method": "a hand-set change of the previous point (`sim calibrate --try`), judged against it on "
@@ -388,6 +409,8 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
         "point_distance_fresh_seeds": changed.distance,
         "fresh_seeds": seeds,
         "previous_point_confirm_seeds": _criteria_record(inc),
+        "rerun_runs": 2 * len(seeds),
+        "rerun_minutes": round((time.perf_counter() - t0) / 60, 1),
     }
     if inc.rank_key() >= changed.rank_key():
         return _keep_point(old, prov, out_dir, log, where=f"the try seeds ({seeds[0]}-{seeds[-1]})")
@@ -405,7 +428,7 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
     in ``out_dir`` is re-run on the confirmation seeds beside the search's best candidates and is
     replaced only if one of them ranks higher (:mod:`calibration.criteria`) there and then on the
     verification seeds (:func:`_verified`)."""
-    from calibration.optimise import OptimiseConfig, optimise, refine, search_mean, write_point
+    from calibration.optimise import OptimiseConfig, optimise, refine, search_mean, search_seconds, write_point
 
     cfg = OptimiseConfig.load(config)
     tg = load_targets(targets)
@@ -418,6 +441,7 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
     evals = optimise(folder, budget=budget, config=cfg, targets=tg, base=base, workers=workers, resume=resume,
                      log=log)
     mean = search_mean(folder, cfg)
+    t0 = time.perf_counter()
     params, crit, cand, inc = refine(evals, cfg, tg, base, workers=workers, extra=[mean] if mean else None,
                                      incumbent=base or None)
     refined = crit.distance
@@ -446,11 +470,15 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
         "generations": int(evals["generation"].max()) if len(evals) else 0,
         "best_distance": float(evals["distance"].min()) if len(evals) else math.nan,
         "evaluations": str(Path(folder) / "evaluations.csv"),
+        "simulation_runs": int(len(evals)) * len(cfg.seeds),
+        "search_minutes": round(search_seconds(folder) / 60, 1),
     }
     if inc is not None:
         prov["previous_point_confirm_seeds"] = _criteria_record(inc)
     if check:
         prov["verification"] = check
+    prov.update(_rerun_cost(cand, cfg.refine_seeds, cfg.confirm_seeds, check is not None, cfg.verify_seeds, t0,
+                            inc is not None))
     if keep:
         prov["candidates"] = str(Path(folder) / "candidates.csv")
         return _keep_point(tomllib.loads(point.read_text(encoding="utf-8")), prov, out_dir, log,

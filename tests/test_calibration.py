@@ -127,6 +127,15 @@ def test_tiny_calibration_runs_end_to_end_and_resumes_the_same_history(tmp_path)
     assert 0.03 <= doc["params"]["exit_rate"] <= 0.08
     assert doc["provenance"]["posterior"]["generations"] == 1
     assert 0 <= doc["provenance"]["posterior"]["best_particle_confirm_seeds"]["t1_cells"] <= 8
+    # the cost: every simulated point ran each seed once; re-runs: 2 candidates screened on 1 seed, the best
+    # confirmed on 1 seed (no point to compare with yet)
+    pp = doc["provenance"]["posterior"]
+    assert pp["simulation_runs"] == pp["simulated_points"] * 1 and pp["sampling_minutes"] >= 0
+    assert pp["rerun_runs"] == 2 * 1 + 1 * 1
+    from calibration.abc import sampling_seconds
+
+    spent = sampling_seconds(db)
+    assert spent > 0
     post = pd.read_csv(tmp_path / "posterior.csv")
     assert len(post) == 4 and post["weight"].sum() == pytest.approx(1.0)
 
@@ -136,6 +145,7 @@ def test_tiny_calibration_runs_end_to_end_and_resumes_the_same_history(tmp_path)
     assert h2.id == h1.id and h2.max_t == 1
     pd.testing.assert_frame_equal(h2.get_distribution(t=0)[0].sort_index(), first)
     assert tomllib.loads((tmp_path / "calibrated.toml").read_text())["provenance"]["posterior"]["generations"] == 2
+    assert sampling_seconds(db) > spent  # the resumed part's time is added to the first part's
 
     # a resume with other settings would mix two calibrations in one history: refused, naming them
     cfg.write_text(TINY_CONFIG.replace("exit_rate = [0.03, 0.08]", "exit_rate = [0.03, 0.05]"))
@@ -256,6 +266,11 @@ def test_tiny_optimisation_runs_end_to_end_resumes_and_writes_the_point(tmp_path
     assert doc["params"]["n_plants_start"] == 600          # the parameters that are not free are kept
     assert 0.03 <= doc["params"]["exit_rate"] <= 0.08
     assert doc["provenance"]["evaluated_points"] == 8
+    # cost: 8 points x 1 seed in the search; re-runs: 2 best points and the search mean on 1 seed, 2 of them and
+    # the point on 1 more, and (if one ranked above the point there) both on 1 verification seed
+    prov = doc["provenance"] if "evaluated_points" in doc["provenance"] else doc["provenance"]["last_search"]
+    assert prov["simulation_runs"] == 8 and prov["search_minutes"] >= 0
+    assert prov["rerun_runs"] == 3 + 3 + (2 if "verification" in prov else 0)
     assert math.isfinite(doc["provenance"]["point_distance_fresh_seeds"])
     chosen = doc["provenance"]["point_confirm_seeds"]  # the criteria of the chosen candidate
     assert chosen["distance"] == pytest.approx(doc["provenance"]["point_distance_fresh_seeds"])
@@ -597,6 +612,7 @@ def test_screen_replaces_the_point_only_with_a_set_that_ranks_higher(tmp_path, m
     assert prov["replaced_point"]["method"] == "earlier search" and prov["budget_points"] == 12
     assert prov["point_confirm_seeds"]["t2_groups"] == 5 and prov["replaced_point"]["confirm_seeds"]["t2_groups"] == 4
     assert prov["verification"]["outcome"] == "challenger adopted" and prov["verification"]["seeds"] == [2000]
+    assert prov["rerun_runs"] == 12 * 1 + (2 + 1) * 1 + 2 * 1  # screen, confirmation (2 and the point), verification
     table = pd.read_csv(tmp_path / "scr" / "screen.csv")
     assert len(table) == 12 and table["source"].tolist()[0] == "point"
     assert {"t1_cells", "criteria_met", "distance", "confirm_t1_cells"} <= set(table.columns)
@@ -762,6 +778,7 @@ def test_try_adopts_a_hand_set_change_only_if_it_ranks_higher_on_seeds_that_did_
     assert prov["changes"] == {"motor_cluster_growth": 0.02} and prov["changed_from"] == {
         "motor_cluster_growth": 0.0} and prov["changed_from_default"] == ["motor_cluster_growth"]
     assert prov["why"] == "probes"
+    assert prov["rerun_runs"] == 2 * 7  # the change and the point on the 7 try seeds
     assert prov["point_confirm_seeds"]["t2_groups"] == 6 and prov["replaced_point"]["method"] == "earlier search"
     assert prov["replaced_point"]["confirm_seeds"]["t2_groups"] == 5
 

@@ -354,3 +354,13 @@ def test_regional_moves_leave_out_a_seed_without_output_in_a_group():
     m = R.regional_moves(shares, R.regional_fit(shares)).set_index("group")
     assert m.loc["CJ (27)", "sim_moved"] == pytest.approx(m.loc["CJ (27)", "observed_moved"])  # not pulled to 0
     assert m.loc["CJ (27)", "sim_moved_q05"] == pytest.approx(m.loc["CJ (27)", "observed_moved"])
+
+
+def test_the_cost_of_a_calibration_step_is_stated_from_its_provenance():
+    from calibration.report import cost_text
+
+    assert cost_text({"simulation_runs": 13119, "sampling_minutes": 54.2, "rerun_runs": 192, "rerun_minutes": 3.1}) == (
+        "13,119 model runs in 54.2 min, then 192 runs on fresh seeds to choose the point, in 3.1 min")
+    assert cost_text({"simulation_runs": 2560, "search_minutes": 20.0}) == "2,560 model runs in 20 min"
+    assert cost_text({"rerun_runs": 192, "rerun_minutes": 1.5}) == "192 runs on fresh seeds to choose the point, in 1.5 min"
+    assert cost_text({"method": "an older step"}) == ""  # not recorded before stop 28: nothing claimed
