@@ -332,8 +332,21 @@ def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, 
     # a widened kernel: in many dimensions the default (Silverman) bandwidth makes transition densities
     # underflow to zero, which breaks the importance weights
     transition = ridge_transition(config.bounds, config.transition_scaling)
+    sampler = make_sampler(workers, scheduler)
     abc = pyabc.ABCSMC(model, prior(config.bounds), TargetDistance(targets), population_size=config.population_size,
-                       sampler=make_sampler(workers, scheduler), transitions=transition)
+                       sampler=sampler, transitions=transition)
+    try:
+        return _sample(abc, db, url, budget=budget, config=config, targets=targets, resume=resume, log=log)
+    finally:
+        if scheduler:  # the Dask client this run opened (the cluster itself is not ours to close)
+            sampler.shutdown()
+
+
+def _sample(abc, db: Path, url: str, *, budget: int, config: CalibrationConfig, targets, resume: bool, log):
+    """The body of :func:`run_abc`: start or resume the history ``db`` and sample until the budget or the
+    generations run out."""
+    import pyabc
+
     settings = run_settings(config, targets)
     kept = settings_file(db)
     if resume:

@@ -807,3 +807,23 @@ def test_a_recovery_truth_the_model_cannot_simulate_is_refused():
                             bounds={"exit_rate": (0.03, 0.08)})
     with pytest.raises(ValueError, match="the model failed at these parameters"):
         pseudo_targets({"exit_rate": 5.0}, cfg, load_targets())
+
+
+@pytest.mark.slow
+def test_tiny_calibration_runs_on_a_dask_cluster(tmp_path):
+    """`sim calibrate --scheduler ADDR`: pyabc's Dask sampler on a real (local) cluster gives a posterior."""
+    import pyabc
+    from distributed import LocalCluster
+
+    from calibration.run import calibrate
+
+    cfg = tmp_path / "cal.toml"
+    cfg.write_text(TINY_CONFIG)
+    db = tmp_path / "abc.db"
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+        calibrate(budget=200, db=db, config=cfg, out_dir=tmp_path, scheduler=cluster.scheduler_address,
+                  generations=1, log=lambda *a: None)
+    h = pyabc.History(f"sqlite:///{db}")
+    assert h.max_t == 0 and h.total_nr_simulations >= 4
+    post = pd.read_csv(tmp_path / "posterior.csv")
+    assert len(post) == 4 and post["exit_rate"].between(0.03, 0.08).all()
