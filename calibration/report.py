@@ -543,6 +543,9 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
         raise ValueError(f"--seeds {seeds!r}: the report takes 1 to {VERIFY_SEED0 - REPORT_SEED0} seeds "
                          f"({REPORT_SEED0}...; seeds {VERIFY_SEED0}... verify the calibration's choices)")
     calib_dir = Path(calib_dir)
+    if not (calib_dir / "calibrated.toml").is_file():
+        raise FileNotFoundError(f"{calib_dir / 'calibrated.toml'}: no point estimate to report on (the folder of "
+                                "calibrated.toml and posterior.csv, default calibration/)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     targets = load_targets()
@@ -568,7 +571,8 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     prov = tomllib.loads((calib_dir / "calibrated.toml").read_text())["provenance"]
     if post is not None:
         _posterior_figure(post, cfg, out / "posterior.png", prov.get("posterior", {}).get("priors"))
-    lines = ["# Calibration report", "", f"Point estimate from `calibration/calibrated.toml` ({prov.get('date', '?')}): "
+    shown = "calibration/calibrated.toml" if calib_dir.resolve() == HERE.resolve() else str(calib_dir / "calibrated.toml")
+    lines = ["# Calibration report", "", f"Point estimate from `{shown}` ({prov.get('date', '?')}): "
              f"{prov.get('method', '?')}" + (f"; {prov['point_estimate']}" if prov.get("point_estimate") else "") + "."]
     if prov.get("changes"):
         was = prov.get("changed_from", {})

@@ -9,7 +9,7 @@
     sim validate SCENARIO.toml
     sim calibrate [--budget N] [--resume] [--scheduler ADDR] [--population P] [--generations G] [--db DB]
                   | --optimise [--budget N] [--resume] [--dir DIR] | --screen [--budget N] [--screen-seed S]
-                  | --try NAME=VALUE... [--why TEXT] | --reselect | --report [--seeds K]
+                  | --try NAME=VALUE... [--why TEXT] | --reselect | --report [--seeds K] [--from DIR]
                   | --recovery [--budget N] [--truth point|middle] [--resume] [--population P] [--generations G]
                     [--scheduler ADDR]
                   (an option the chosen mode does not read is refused, as are two modes at once)
@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--truth", choices=("point", "middle"), default="point", help="with --recovery: the known "
                    "parameters, the shipped point estimate (default) or the middle of each prior range")
     c.add_argument("--seeds", type=_positive_int, default=50, help="seeds for --report (default 50)")
+    c.add_argument("--from", dest="from_", type=Path, default=None, metavar="DIR",
+                   help="with --report: the folder of the calibrated.toml (and posterior.csv) to report on, e.g. the "
+                   "--out of an earlier step (default calibration/)")
 
     sub.add_parser("params", help="list every parameter with its default, range and meaning")
     v = sub.add_parser("validate", help="check a scenario file without running it")
@@ -339,7 +342,7 @@ _CALIBRATE_OPTIONS = {
     "screen": {"budget", "dir", "screen_seed"},
     "try_": {"why"},
     "reselect": set(),
-    "report": {"seeds"},
+    "report": {"seeds", "from_"},
     "recovery": {"budget", "resume", "scheduler", "population", "generations", "truth"},
 }
 
@@ -391,7 +394,8 @@ def _calibrate(a: argparse.Namespace) -> int:
         from calibration.report import write_calibration_report
 
         out = a.out or Path("runs/calibration/report")
-        print(f"wrote {write_calibration_report(out, seeds=a.seeds, workers=a.workers)}")
+        where = {"calib_dir": a.from_} if a.from_ else {}
+        print(f"wrote {write_calibration_report(out, seeds=a.seeds, workers=a.workers, **where)}")
         return 0
     if a.try_:
         from calibration.run import try_change

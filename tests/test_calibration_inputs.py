@@ -175,7 +175,8 @@ def test_reselect_holds_the_other_parameters_at_the_out_folders_point(tmp_path, 
     (["--optimise", "--scheduler", "tcp://h:1"], r"--scheduler: not read by --optimise"),
     (["--screen", "--resume"], r"--resume: not read by --screen"),
     (["--screen", "--population", "40"], r"--population: not read by --screen"),
-    (["--report", "--resume"], r"--resume: not read by --report, which takes --out, --seeds, --workers"),
+    (["--report", "--resume"], r"--resume: not read by --report, which takes --from, --out, --seeds, --workers"),
+    (["--optimise", "--from", "somewhere"], r"--from: not read by --optimise"),
     (["--reselect", "--resume"], r"--resume: not read by --reselect"),
     (["--seeds", "10"], r"--seeds: not read by the ABC-SMC posterior \(no mode flag\)"),
     (["--truth", "middle"], r"--truth: not read by the ABC-SMC posterior"),
@@ -305,7 +306,7 @@ def test_a_screen_does_not_confirm_the_point_against_itself_when_it_leaves_free_
 _OPTION_VALUES = {"budget": ["--budget", "10"], "resume": ["--resume"], "scheduler": ["--scheduler", "tcp://h:1"],
                   "db": ["--db", "NEWDB"], "population": ["--population", "3"], "generations": ["--generations", "2"],
                   "dir": ["--dir", "NEWDIR"], "screen_seed": ["--screen-seed", "7"], "why": ["--why", "because"],
-                  "seeds": ["--seeds", "3"], "truth": ["--truth", "middle"]}
+                  "seeds": ["--seeds", "3"], "truth": ["--truth", "middle"], "from_": ["--from", "FROM"]}
 _MODE_FLAG = {"abc": [], "optimise": ["--optimise"], "screen": ["--screen"], "try_": ["--try", "exit_rate=0.05"],
               "reselect": ["--reselect"], "report": ["--report"], "recovery": ["--recovery"]}
 
@@ -327,7 +328,7 @@ _READS = {
     "screen": {"budget", "dir", "screen_seed"},
     "try_": {"why"},
     "reselect": set(),
-    "report": {"seeds"},
+    "report": {"seeds", "from_"},
     "recovery": {"budget", "resume", "scheduler", "population", "generations", "truth"},
 }
 
@@ -352,7 +353,8 @@ def test_calibrate_accepts_every_option_its_mode_reads_and_passes_it_on(tmp_path
             passed = {"budget": kw.get("budget"), "resume": kw.get("resume"), "scheduler": kw.get("scheduler"),
                       "db": kw.get("db"), "population": kw.get("population_size"),
                       "generations": kw.get("generations"), "dir": kw.get("folder"), "screen_seed": kw.get("rng_seed"),
-                      "why": kw.get("why"), "seeds": kw.get("seeds"), "truth": kw.get("truth")}[opt]
+                      "why": kw.get("why"), "seeds": kw.get("seeds"), "truth": kw.get("truth"),
+                      "from_": kw.get("calib_dir")}[opt]
             assert str(passed) in (given, "True"), (mode, opt, passed)
 
 
@@ -378,3 +380,10 @@ def test_a_screen_draws_its_perturbations_with_the_screen_seed_and_records_it(tm
     base = {"n_plants_start": 600, "exit_rate": 0.05, "beta_agglomeration": 0.5}
     assert drawn == pytest.approx([s["exit_rate"] for s in random_screen(OptimiseConfig.load(f), base, 4, rng_seed=7)])
     assert drawn != pytest.approx([s["exit_rate"] for s in random_screen(OptimiseConfig.load(f), base, 4, rng_seed=1)])
+
+
+def test_a_report_on_a_folder_without_a_point_is_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["calibrate", "--report", "--from", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert "no point estimate to report on" in capsys.readouterr().err
+    assert not out.exists()

@@ -102,7 +102,8 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
         "outcome": "previous point kept: it ranks at least as high on the confirmation seeds",
         "fresh_seeds": [200, 201, 202],
         "point_confirm_seeds": rec, "previous_point_confirm_seeds": {**rec, "criteria_met": 2, "distance": 30.0}}
-    doc["provenance"].update(changes={"exit_rate": 0.06}, changed_from={"exit_rate": 0.05}, why="probes")
+    doc["provenance"].update(changes={"exit_rate": 0.06}, changed_from={"exit_rate": 0.05}, why="probes",
+                             rerun_runs=192, rerun_minutes=1.5)
     doc["provenance"]["verification"] = {"seeds": [2000, 2001], "outcome": "challenger adopted", "challenger": rec,
                                          "previous_point": {**rec, "t1_cells": 7, "distance": 55.0}}
     doc["provenance"].setdefault("posterior", {})["best_particle_verification"] = {
@@ -125,7 +126,9 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
     assert tab.loc["t3_tir_share_2016", "share_of_seeds_passing"] == 0.5
     assert 0.0 < tab.loc["t3_tir_share_2016", "p_pass"] < 1.0
     assert "| P(pass) |" in text and "share of resamples meeting it" in text
+    assert f"Point estimate from `{calib / 'calibrated.toml'}`" in text  # the folder reported on, not the shipped one
     assert "Changed: exit_rate = 0.06 (from 0.05); why: probes" in text  # a hand-set point says what changed
+    assert "Cost of the step that set this point: 192 runs on fresh seeds to choose the point, in 1.5 min." in text
     assert ("It also ranked above the point it replaced on 2 verification seeds (2000-2001), on which it was not chosen "
             "(there: 8 T1 cells, 1 criteria, 40 targets passed, distance 50.0; the point it was checked against: "
             "7, 1, 40, 55.0).") in text
