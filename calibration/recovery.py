@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from calibration.abc import CONFIG_FILE, CalibrationConfig, SimulationModel, posterior_sample, run_abc
+from calibration.abc import (CONFIG_FILE, CalibrationConfig, SimulationModel, posterior_sample, run_abc,
+                             sampling_seconds)
 from calibration.seeds import RECOVERY_SEED0, seeds
 from calibration.targets import Target, load_targets
 
@@ -110,7 +111,7 @@ def recovery(out: str | Path, *, budget: int, truth: str | dict = "point", confi
                 log=log)
     shipped = Path(shipped_posterior) if shipped_posterior else Path(config).with_name("posterior.csv")
     return write_recovery_report(out, h, truth, cfg, label=label, data_seeds=data_seeds,
-                                 shipped=shipped if shipped.is_file() else None)
+                                 shipped=shipped if shipped.is_file() else None, seconds=sampling_seconds(db))
 
 
 def recovery_table(post: pd.DataFrame, truth: dict, cfg: CalibrationConfig,
@@ -134,12 +135,16 @@ def recovery_table(post: pd.DataFrame, truth: dict, cfg: CalibrationConfig,
 
 
 def write_recovery_report(out: Path, history, truth: dict, cfg: CalibrationConfig, *, label: str,
-                          data_seeds: list[int], shipped: Path | None = None) -> Path:
+                          data_seeds: list[int], shipped: Path | None = None, seconds: float = 0.0) -> Path:
+    """``out/recovery.md`` and ``recovery.csv``. ``seconds``: the sampling time recorded for the history
+    (summed over resumes); without it, the span from its start to its last generation (which counts the
+    time between a kill and a resume too)."""
     tab = recovery_table(posterior_sample(history), truth, cfg, pd.read_csv(shipped) if shipped else None)
     tab.to_csv(out / "recovery.csv", index=False)
     pops = history.get_all_populations()
     pops = pops[pops["t"] >= 0]
-    minutes = (pops["population_end_time"].max() - history.get_abc().start_time).total_seconds() / 60
+    minutes = seconds / 60 if seconds > 0 else (
+        pops["population_end_time"].max() - history.get_abc().start_time).total_seconds() / 60
     at_centre = sum(abs(truth[p] - sum(cfg.bounds[p]) / 2) < 0.01 * (cfg.bounds[p][1] - cfg.bounds[p][0])
                     for p in cfg.free)
     what = {"point": "the shipped point estimate (calibrated.toml)", "middle": "the middle of each prior range"}
