@@ -94,27 +94,8 @@ def test_the_shipped_calibration_file_loads():
     assert len(cfg.free) == 15 and not set(cfg.free) & set(cfg.fixed)
 
 
-def test_the_posterior_written_to_another_folder_is_centred_on_that_folders_point(tmp_path):
-    """`sim calibrate --out X` holds the other parameters at, and centres the priors on, X's point estimate
-    (the one it is compared with and written beside); X without one falls back to the point beside the
-    configuration."""
-    from calibration.run import stage2_config
-
-    cfg = tmp_path / "calibration.toml"
-    cfg.write_text(TINY_CONFIG.replace("seeds = [0]", "seeds = [0]\nfixed_from_point = true\nprior_around_point = 0.1"))
-    (tmp_path / "calibrated.toml").write_text("[params]\nexit_rate = 0.035\nbeta_cost = 0.7\n")
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "calibrated.toml").write_text("[params]\nexit_rate = 0.075\nbeta_cost = 1.9\n")
-    lines = []
-    here = stage2_config(cfg, other, log=lines.append)
-    assert here.fixed["beta_cost"] == 1.9 and here.bounds["exit_rate"] == pytest.approx((0.07, 0.08))
-    assert str(other / "calibrated.toml") in lines[0]
-    beside = stage2_config(cfg, tmp_path / "empty", log=lines.append)
-    assert beside.fixed["beta_cost"] == 0.7 and beside.bounds["exit_rate"] == pytest.approx((0.03, 0.04))
-
-
 def _centred_config(tmp_path):
+    """A configuration with a local prior, a point beside it, and another point in the folder `other`."""
     cfg = tmp_path / "calibration.toml"
     cfg.write_text(TINY_CONFIG.replace("seeds = [0]", "seeds = [0]\nfixed_from_point = true\nprior_around_point = 0.1"))
     (tmp_path / "calibrated.toml").write_text("[params]\nexit_rate = 0.035\nbeta_cost = 0.7\n")
@@ -122,6 +103,21 @@ def _centred_config(tmp_path):
     other.mkdir()
     (other / "calibrated.toml").write_text("[params]\nexit_rate = 0.075\nbeta_cost = 1.9\n")
     return cfg, other
+
+
+def test_the_posterior_written_to_another_folder_is_centred_on_that_folders_point(tmp_path):
+    """`sim calibrate --out X` holds the other parameters at, and centres the priors on, X's point estimate
+    (the one it is compared with and written beside); X without one falls back to the point beside the
+    configuration."""
+    from calibration.run import stage2_config
+
+    cfg, other = _centred_config(tmp_path)
+    lines = []
+    here = stage2_config(cfg, other, log=lines.append)
+    assert here.fixed["beta_cost"] == 1.9 and here.bounds["exit_rate"] == pytest.approx((0.07, 0.08))
+    assert str(other / "calibrated.toml") in lines[0]
+    beside = stage2_config(cfg, tmp_path / "empty", log=lines.append)
+    assert beside.fixed["beta_cost"] == 0.7 and beside.bounds["exit_rate"] == pytest.approx((0.03, 0.04))
 
 
 class _Stop(Exception):
