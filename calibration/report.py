@@ -197,7 +197,9 @@ def done_summary(tab: pd.DataFrame, targets, probs: dict | None = None, n_seeds:
     t2_groups = [g for g, k in GROUP_KEY.items() if ok.get(f"t2_theil_{k}_1998", False)
                  and ok.get(f"t2_theil_{k}_2016", False) and ok.get(f"t2_theil_change_{k}", False)]
     lq = [s for s in tab["statistic"] if s.startswith("t3_lq_margin_")]
-    t5 = {g: min(med.get(f"t5_corr_{k}_1998", np.nan), med.get(f"t5_corr_{k}_2016", np.nan)) for g, k in GROUP_KEY.items()}
+    # the lower of the two years; NaN (a year without a value) shows as missing, not as the other year's value
+    t5 = {g: float(np.min([med.get(f"t5_corr_{k}_1998", np.nan), med.get(f"t5_corr_{k}_2016", np.nan)]))
+          for g, k in GROUP_KEY.items()}
     pers = observed_persistence()
     cells = [
         ("t1", f"T1 cells within 3 pp with the right sign | {len(t1)} of {len(t1)} | {crit.t1_cells} of {len(t1)} "
@@ -209,7 +211,7 @@ def done_summary(tab: pd.DataFrame, targets, probs: dict | None = None, n_seeds:
                "transport has no LQ fact in the source)"),
         ("t5", f"T5 regional correlation at least {T5_MIN_CORR}, 1998 and 2016 | {len(GROUP_KEY)} of {len(GROUP_KEY)} "
                f"groups | {crit.t5_groups} of {len(GROUP_KEY)}; lowest of the two years by group: "
-               + ", ".join(f"{g} {v:.2f}" for g, v in t5.items())),
+               + ", ".join(f"{g} {v:.2f}" if np.isfinite(v) else f"{g} missing" for g, v in t5.items())),
     ]
     if probs is None:
         rows = [f"Criteria met: **{crit.met} of 5**.", "", "| criterion | required | reached |", "|---|---|---|",
@@ -521,15 +523,24 @@ def _fmt(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
 
 
+RANK_FIELDS = (("t1_cells", "T1 cells"), ("criteria_met", "criteria"), ("t1_firm", "T1 cells firmly met"),
+               ("criterion_units", "criterion units"), ("passes", "targets passed"))
+
+
+def score_text(rec: dict) -> str:
+    """A candidate's criteria record (:meth:`calibration.criteria.DoneCriteria.as_row`) in the order in which
+    candidates are ranked, the distance last; fields missing from older records are left out."""
+    parts = [f"{rec[k]:g} {label}" for k, label in RANK_FIELDS if k in rec]
+    return ", ".join(parts + ([f"distance {rec['distance']:.1f}"] if "distance" in rec else []))
+
+
 def _verification_line(who: str, v: dict) -> str:
     """One sentence on a verification (:func:`calibration.run._verified`): a challenger that ranked above
     the point on the confirmation seeds, re-run with the point on seeds on which it was not chosen."""
     seeds, ch, pt = v.get("seeds", []), v.get("challenger", {}), v.get("previous_point", {})
     where = (f"{len(seeds)} verification seeds ({seeds[0]}-{seeds[-1]}), on which it was not chosen" if seeds
              else "the verification seeds")
-    score = (f" (there: {ch['t1_cells']} T1 cells, {ch['criteria_met']} criteria, {ch['passes']} targets passed, "
-             f"distance {ch['distance']:.1f}; the point it was checked against: {pt['t1_cells']}, "
-             f"{pt['criteria_met']}, {pt['passes']}, {pt['distance']:.1f})" if ch and pt else "")
+    score = (f" (there: {score_text(ch)}; the point it was checked against: {score_text(pt)})" if ch and pt else "")
     if v.get("outcome") == "challenger adopted":
         return f"{who} also ranked above the point it replaced on {where}{score}."
     return (f"{who} ranked above the point on the confirmation seeds but not on {where}{score}; "
@@ -586,8 +597,9 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
     if rp:
         was = rp.get("confirm_seeds", {})
         lines.append(f"It replaced the point of: {rp.get('method', '?')}" + (
-            f" ({was['t1_cells']} T1 cells, {was['criteria_met']} criteria, {was['passes']} targets passed, distance "
-            f"{was['distance']:.1f} on the same fresh seeds)" if was else "") + ".")
+            f" ({score_text(was)} on the same fresh seeds" + (
+                f"; this point there: {score_text(prov['point_confirm_seeds'])}" if prov.get("point_confirm_seeds")
+                else "") + ")" if was else "") + ".")
     ls = prov.get("last_search")
     checks = [(who, v) for who, v in (("It", prov.get("verification")), ("The posterior's best particle", (
         prov.get("posterior") or {}).get("best_particle_verification"))) if v]
@@ -605,9 +617,7 @@ def write_calibration_report(out: str | Path, seeds: int = 50, workers: int = 2,
                 f"{len(ls.get('free_parameters', []))} free parameters)")
         n = len(ls.get("fresh_seeds", []))
         lines.append(f"{what} did not rank above this point on the same {n or ''} fresh seeds".replace("  ", " ") + (
-                         f" (its best: {got['t1_cells']} T1 cells, {got['criteria_met']} criteria, "
-                         f"{got['passes']} targets passed, distance {got['distance']:.1f}; this point: "
-                         f"{had['t1_cells']}, {had['criteria_met']}, {had['passes']}, {had['distance']:.1f})"
+                         f" (its best: {score_text(got)}; this point: {score_text(had)})"
                          if got and had else "") + "; the point was kept.")
     if prov.get("rule_applied"):
         lines.append(f"Rule applied {prov['rule_applied']}.")

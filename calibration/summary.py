@@ -23,6 +23,9 @@ GROUP_KEY = {"CD-CF (19-21)": "19_21", "CI (26)": "26", "CJ (27)": "27", "CK (28
 SECTOR_GROUP = obs.sector_to_ons()  # sector -> ONS group
 CONCENTRATED = ("pharmaceuticals", "motor_vehicles", "other_transport", "aerospace")
 DISPERSED = ("computers_electronics_optical", "machinery", "electrical_equipment")
+# T2 "concentration fell until about 2000 and has risen since": a sector's lowest 5-year mean must fall in a
+# period starting in these years (1988-92 to 2003-07, centred 1990-2005), below the first and the last period
+U_TROUGH_PERIODS = (1988, 2003)
 
 
 class _Wide:
@@ -107,14 +110,13 @@ def _per_seed_statistics(res: Results, metrics: report.RunMetrics | None) -> pd.
     sectors = sorted({i for i, _ in t5y.columns})
     periods = sorted({y for _, y in t5y.columns})
     last = periods[-1]
-    mid = [p for p in periods if 1983 <= p <= 2003]
+    mid = [p for p in periods if U_TROUGH_PERIODS[0] <= p <= U_TROUGH_PERIODS[1]]
     u = np.zeros(len(seeds))
     rises, area_rises = {}, {}
     for sec in sectors:
-        first_v, last_v = t5y[(sec, periods[0])], t5y[(sec, last)]
+        last_v = t5y[(sec, last)]
         if mid:
-            low = np.fmin.reduce([t5y[(sec, p)] for p in mid])  # lowest 5-year mean, NaN left out
-            u += (low < first_v) & (low < last_v)
+            u += decline_then_rise(np.column_stack([t5y[(sec, p)] for p in periods]), periods, U_TROUGH_PERIODS)
         out[f"t2_theil_{sec}_2016"] = last_v
         rises[sec] = _at(ts, sec, 2016) - _at(ts, sec, 2000)
         area_rises[sec] = _at(ta, sec, 2016) - _at(ta, sec, 2000)
@@ -166,6 +168,22 @@ def _per_seed_statistics(res: Results, metrics: report.RunMetrics | None) -> pd.
     for (g, y), v in t5.items():
         out[f"t5_corr_{GROUP_KEY[g]}_{y}"] = v
     return pd.DataFrame(out, index=seeds)
+
+
+def decline_then_rise(series: np.ndarray, periods: list[int], trough: tuple[int, int]) -> np.ndarray:
+    """Whether each row of ``series`` (runs x 5-year periods, labelled by their first year) fell to its
+    lowest value in a period starting within ``trough`` and rose again: the lowest value (NaN periods left
+    out) lies in such a period and is below both the first and the last period. A series that bottoms out
+    earlier (say 1978-82) and rises for 35 years does not count, nor does one still falling at the end.
+    TARGETS.md T2: "concentration fell in most industries until about 2000 and has risen since"."""
+    x = np.asarray(series, float)
+    p = np.asarray(periods)
+    ok = np.isfinite(x).any(axis=1)
+    filled = np.where(np.isfinite(x), x, np.inf)
+    at = np.argmin(filled, axis=1)
+    low = filled[np.arange(len(x)), at]
+    in_window = (p[at] >= trough[0]) & (p[at] <= trough[1])
+    return ok & in_window & (low < x[:, 0]) & (low < x[:, -1])
 
 
 def _national_output(cube: M.RegionCube, sector: str) -> tuple[list[int], np.ndarray]:

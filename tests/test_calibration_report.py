@@ -82,6 +82,15 @@ def test_target_table_and_done_summary_show_the_verdict_probabilities():
     assert "share of resamples meeting it" in text
 
 
+def test_done_summary_shows_a_missing_t5_correlation_as_missing():
+    targets = load_targets()
+    point = _passing_seeds(targets, 5)
+    point["t5_corr_26_2016"] = np.nan  # the group has no output in 2016 on any seed
+    tab = R.target_table(point, None, targets, R.verdict_probabilities(point, targets, n_boot=20)[0])
+    text = "\n".join(R.done_summary(tab, targets))
+    assert "CI (26) missing" in text and "5 of 6; lowest of the two years" in text
+
+
 def _calib_copy(tmp_path) -> tuple[Path, dict]:
     """A copy of the shipped posterior in ``tmp_path/calib`` and the shipped calibrated.toml as a dict,
     for the test to edit and write there."""
@@ -131,11 +140,11 @@ def test_report_writes_tables_figures_and_verdict_probabilities(tmp_path, monkey
     assert "Cost of the step that set this point: 192 runs on fresh seeds to choose the point, in 1.5 min." in text
     assert ("It also ranked above the point it replaced on 2 verification seeds (2000-2001), on which it was not chosen "
             "(there: 8 T1 cells, 1 criteria, 40 targets passed, distance 50.0; the point it was checked against: "
-            "7, 1, 40, 55.0).") in text
+            "7 T1 cells, 1 criteria, 40 targets passed, distance 55.0).") in text
     assert "The posterior's best particle ranked above the point on the confirmation seeds but not on 1 " in text
     assert ("A later search (2026-12-03: 80 points, 2 free parameters) did not rank above this point on the "
             "same 3 fresh seeds (its best: 8 T1 cells, 1 criteria, 40 targets passed, distance 50.0; this point: "
-            "8, 2, 40, 30.0); the point was kept.") in text
+            "8 T1 cells, 2 criteria, 40 targets passed, distance 30.0); the point was kept.") in text
     # the median of three 0.30 and three 0.45 is 0.375, within 0.05 of 0.338: every target passes
     assert f"**{len(targets)} of {len(targets)} targets pass**" in text
     for g in ("T1", "T2", "T3", "T4", "T5"):
@@ -328,13 +337,16 @@ def test_regional_moves_measure_how_much_of_each_map_changes_and_whether_it_chan
 
 
 def test_report_describes_every_verification_outcome():
-    rec = {"t1_cells": 8, "criteria_met": 3, "passes": 57, "distance": 27.0}
-    kept = {"seeds": [2000, 2001, 2002], "outcome": "previous point kept", "challenger": {**rec, "t1_cells": 7},
+    rec = {"t1_cells": 8, "criteria_met": 3, "t1_firm": 7, "criterion_units": 10, "passes": 57, "distance": 27.0}
+    kept = {"seeds": [2000, 2001, 2002], "outcome": "previous point kept", "challenger": {**rec, "t1_firm": 6},
             "previous_point": rec}
+    # every field of the ranking is shown, in its order, so that the deciding one (here T1 cells firmly met) is seen
     assert R._verification_line("The posterior's best particle", kept) == (
         "The posterior's best particle ranked above the point on the confirmation seeds but not on 3 verification "
-        "seeds (2000-2002), on which it was not chosen (there: 7 T1 cells, 3 criteria, 57 targets passed, distance "
-        "27.0; the point it was checked against: 8, 3, 57, 27.0); the point was kept.")
+        "seeds (2000-2002), on which it was not chosen (there: 8 T1 cells, 3 criteria, 6 T1 cells firmly met, "
+        "10 criterion units, 57 targets passed, distance 27.0; the point it was checked against: 8 T1 cells, "
+        "3 criteria, 7 T1 cells firmly met, 10 criterion units, 57 targets passed, distance 27.0); the point was "
+        "kept.")
     adopted = {**kept, "outcome": "challenger adopted"}
     assert R._verification_line("It", adopted).startswith("It also ranked above the point it replaced on 3 "
                                                           "verification seeds (2000-2002)")
