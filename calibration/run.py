@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import time
 import tomllib
 from pathlib import Path
@@ -294,11 +295,36 @@ def _keep_point(old: dict, search: dict, out_dir: str | Path, log,
                              "params": old["params"]}, out_dir)
 
 
-def _read_point(out_dir: str | Path, purpose: str) -> tuple[Path, dict]:
-    """``out_dir/calibrated.toml`` and its parsed content; a missing file is refused, naming ``purpose``."""
-    point = Path(out_dir) / "calibrated.toml"
-    if not point.is_file():
-        raise FileNotFoundError(f"{point}: no point estimate {purpose}; run `sim calibrate --optimise` first")
+def _start_point(out_dir: str | Path, config: str | Path) -> Path | None:
+    """The point estimate a stage-1 search or a screen starts from and is compared with: the one in
+    ``out_dir``, else the one beside ``config`` (the shipped point, as for stage 2: :func:`stage2_config`),
+    else None (the parameter defaults)."""
+    for point in (Path(out_dir) / "calibrated.toml", Path(config).with_name("calibrated.toml")):
+        if point.is_file():
+            return point
+    return None
+
+
+def _writable_folder(out_dir: str | Path) -> None:
+    """Create ``out_dir`` now, before a long run, so that a path that cannot hold the result (a file, a
+    folder without write permission) is refused at once rather than after the search."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out}: is a file, not a folder for calibrated.toml")
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise PermissionError(f"--out {out}: folder is not writable")
+
+
+def _read_point(out_dir: str | Path, config: str | Path, purpose: str, log) -> tuple[Path, dict]:
+    """The point estimate to start from (:func:`_start_point`) and its parsed content, after checking that
+    ``out_dir`` can take the result; no point at all is refused, naming ``purpose``."""
+    point = _start_point(out_dir, config)
+    if point is None:
+        raise FileNotFoundError(f"{Path(out_dir) / 'calibrated.toml'}: no point estimate {purpose} (nor beside "
+                                f"{config}); run `sim calibrate --optimise` first")
+    _writable_folder(out_dir)
+    log(f"the point estimate in {point}")
     return point, tomllib.loads(point.read_text(encoding="utf-8"))
 
 
@@ -318,7 +344,7 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
                          "perturbation of it)")
     cfg = OptimiseConfig.load(config)
     tg = load_targets(targets)
-    point, old = _read_point(out_dir, "to screen around")
+    point, old = _read_point(out_dir, config, "to screen around", log)
     t0 = time.perf_counter()
     base = old["params"]
     rng_seed = cfg.cma_seed if rng_seed is None else int(rng_seed)
@@ -375,7 +401,7 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
         raise ValueError("--try: give at least one NAME=VALUE")
     cfg = OptimiseConfig.load(config)
     tg = load_targets(targets)
-    point, old = _read_point(out_dir, "to change")
+    point, old = _read_point(out_dir, config, "to change", log)
     base = old["params"]
     current = make_params(base)
     changed_p = make_params({**base, **changes})  # refuses an unknown name or a value out of range, naming it
@@ -432,10 +458,12 @@ def calibrate_point(*, budget: int, resume: bool = False, workers: int = 2,
 
     cfg = OptimiseConfig.load(config)
     tg = load_targets(targets)
-    point = Path(out_dir) / "calibrated.toml"
-    base = tomllib.loads(point.read_text(encoding="utf-8"))["params"] if point.is_file() else {}
-    log(f"starting from the point estimate in {point}" if base else
-        f"no point estimate in {point}: starting from the parameter defaults (`sim params`)")
+    point = _start_point(out_dir, config)
+    base = tomllib.loads(point.read_text(encoding="utf-8"))["params"] if point else {}
+    log(f"starting from the point estimate in {point}" if point else
+        f"no point estimate in {Path(out_dir) / 'calibrated.toml'} nor beside {config}: starting from the "
+        "parameter defaults (`sim params`)")
+    _writable_folder(out_dir)
     log(f"CMA-ES: {len(cfg.free)} free parameters, {len(tg)} targets, {len(cfg.seeds)} seeds per point, "
         f"budget {budget} points, state in {folder}")
     evals = optimise(folder, budget=budget, config=cfg, targets=tg, base=base, workers=workers, resume=resume,

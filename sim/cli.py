@@ -314,7 +314,7 @@ def _log(*args) -> None:
 def cmd_calibrate(a: argparse.Namespace) -> int:
     try:
         return _calibrate(a)
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as e:
         return _fail(str(e))
 
 

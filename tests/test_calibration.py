@@ -563,6 +563,34 @@ def test_a_search_that_does_not_rank_higher_keeps_the_previous_point(tmp_path, m
     assert doc["params"] != previous and doc["provenance"]["verification"]["outcome"] == "challenger adopted"
 
 
+def test_a_search_into_a_new_out_folder_starts_from_the_point_beside_the_config(tmp_path, monkeypatch):
+    """``--optimise --out NEW``: the search starts from, and is compared with, the shipped point (the one
+    beside the config), and the new folder takes the result (it used to fail after the search)."""
+    import calibration.optimise as opt
+    from calibration.criteria import DoneCriteria
+    from calibration.run import calibrate_point
+
+    cfg_path = tmp_path / "cal.toml"
+    cfg_path.write_text(TINY_OPTIMISE)
+    shipped = {"n_plants_start": 600, "exit_rate": 0.05, "beta_agglomeration": 0.5}
+    (tmp_path / "calibrated.toml").write_text('[provenance]\nmethod = "shipped"\n[params]\nn_plants_start = 600\n'
+                                              'exit_rate = 0.05\nbeta_agglomeration = 0.5\n')
+    starts = []
+    real = opt.optimise
+    monkeypatch.setattr(opt, "optimise", lambda *a, **k: starts.append(k["base"]) or real(*a, **k))
+    monkeypatch.setattr(opt, "rescore", lambda sets, seeds, targets, workers=2: [
+        DoneCriteria(t1_cells=8 if s == shipped else 7, t2_groups=4, u_shape=7, lq_directions=3, t5_groups=3,
+                     passes=50, distance=10.0) for s in sets])
+    out = tmp_path / "new" / "out"
+    said = []
+    doc = tomllib.loads(calibrate_point(budget=4, workers=1, folder=tmp_path / "opt", config=cfg_path, out_dir=out,
+                                        log=said.append).read_text())
+    assert starts == [shipped] and str(tmp_path / "calibrated.toml") in said[0]
+    assert doc["params"] == shipped and doc["provenance"]["last_search"]["evaluated_points"] == 4
+    assert (out / "calibrated.toml").is_file()
+    assert (tmp_path / "calibrated.toml").read_text().count("last_search") == 0  # the shipped file is untouched
+
+
 def test_random_screen_perturbs_the_free_parameters_inside_their_intervals(tmp_path):
     from calibration.optimise import OptimiseConfig, random_screen
 
@@ -654,8 +682,17 @@ def test_tiny_screen_runs_the_model_end_to_end(tmp_path):
     assert doc["params"]["n_plants_start"] == 600 and 0.03 <= doc["params"]["exit_rate"] <= 0.08
     table = pd.read_csv(tmp_path / "scr" / "screen.csv")
     assert len(table) == 3 and np.isfinite(table["distance"]).all() and table["passes"].between(0, 67).all()
-    with pytest.raises(FileNotFoundError, match="no point estimate"):
-        screen_point(budget=3, workers=1, folder=tmp_path / "x", config=cfg_path, out_dir=tmp_path / "none")
+    # a new --out folder: the point beside the config is the start, and the folder is made for the result
+    said = []
+    doc = tomllib.loads(screen_point(budget=2, workers=1, folder=tmp_path / "scr2", config=cfg_path,
+                                     out_dir=tmp_path / "new" / "out", log=said.append).read_text())
+    assert doc["params"]["n_plants_start"] == 600 and str(tmp_path / "calibrated.toml") in said[0]
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "cal.toml").write_text(cfg_path.read_text())
+    with pytest.raises(FileNotFoundError, match="no point estimate to screen around"):  # no point anywhere
+        screen_point(budget=3, workers=1, folder=tmp_path / "x", config=lone / "cal.toml", out_dir=tmp_path / "none")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "none").exists()
 
 
 def test_reselect_reapplies_the_point_choice_to_the_shipped_candidates(tmp_path, monkeypatch):

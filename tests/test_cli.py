@@ -118,11 +118,14 @@ def test_calibrate_optimise_refuses_to_resume_nothing_or_overwrite_a_search(tmp_
     assert sorted(p.name for p in d.iterdir()) == ["state.pkl"]  # nothing written
 
 
-def test_calibrate_screen_refuses_a_folder_without_a_point(tmp_path, capsys):
-    assert main(["calibrate", "--screen", "--budget", "4", "--out", str(tmp_path / "nowhere"),
-                 "--dir", str(tmp_path / "scr")]) == 2
-    assert "no point estimate to screen around" in capsys.readouterr().err
-    assert not (tmp_path / "scr").exists()  # nothing written
+def test_calibrate_refuses_an_out_path_that_cannot_hold_the_result_before_running(tmp_path, capsys):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    for mode in (["--screen", "--budget", "4"], ["--optimise", "--budget", "4"], ["--try", "exit_rate=0.05"]):
+        assert main(["calibrate", *mode, "--out", str(not_a_folder), "--dir", str(tmp_path / "scr")]
+                    if "--try" not in mode else ["calibrate", *mode, "--out", str(not_a_folder)]) == 2
+        assert "is a file, not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "scr").exists() and not_a_folder.read_text() == "x"  # nothing written
 
 
 def test_calibrate_try_refuses_bad_changes_before_running(tmp_path, capsys):
@@ -137,8 +140,6 @@ def test_calibrate_try_refuses_bad_changes_before_running(tmp_path, capsys):
         assert main(["calibrate", "--try", *args, "--out", str(tmp_path)]) == 2
         assert msg in capsys.readouterr().err
     assert point.read_text() == '[params]\nn_plants_start = 600\n'  # nothing written
-    assert main(["calibrate", "--try", "exit_rate=0.05", "--out", str(tmp_path / "none")]) == 2
-    assert "no point estimate to change" in capsys.readouterr().err
     assert main(["calibrate", "--report", "--why", "because", "--out", str(tmp_path)]) == 2
     assert "--why: not read by --report" in capsys.readouterr().err
 
