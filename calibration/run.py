@@ -61,8 +61,7 @@ def stage2_config(config: str | Path, out_dir: str | Path, log=print,
     ``out_dir`` has none yet, the one beside ``config`` (the shipped point), which the log names. A
     resumed history passes ``centre``, the point it started from (:func:`calibration.abc.stored_centre`),
     which the finished first part may since have replaced."""
-    own = Path(out_dir) / "calibrated.toml"
-    point = own if own.is_file() else Path(config).with_name("calibrated.toml")
+    point = _start_point(out_dir, config) or Path(config).with_name("calibrated.toml")
     cfg = CalibrationConfig.load(config, point=point, centre=centre)
     if centre is not None:
         log("priors centred on, and other parameters held at, the point estimate the history started from")
@@ -317,13 +316,12 @@ def _writable_folder(out_dir: str | Path) -> None:
 
 
 def _read_point(out_dir: str | Path, config: str | Path, purpose: str, log) -> tuple[Path, dict]:
-    """The point estimate to start from (:func:`_start_point`) and its parsed content, after checking that
-    ``out_dir`` can take the result; no point at all is refused, naming ``purpose``."""
+    """The point estimate to start from (:func:`_start_point`) and its parsed content; no point at all is
+    refused, naming ``purpose``."""
     point = _start_point(out_dir, config)
     if point is None:
         raise FileNotFoundError(f"{Path(out_dir) / 'calibrated.toml'}: no point estimate {purpose} (nor beside "
                                 f"{config}); run `sim calibrate --optimise` first")
-    _writable_folder(out_dir)
     log(f"the point estimate in {point}")
     return point, tomllib.loads(point.read_text(encoding="utf-8"))
 
@@ -345,6 +343,7 @@ def screen_point(*, budget: int, workers: int = 2, folder: str | Path = "runs/ca
     cfg = OptimiseConfig.load(config)
     tg = load_targets(targets)
     point, old = _read_point(out_dir, config, "to screen around", log)
+    _writable_folder(out_dir)
     t0 = time.perf_counter()
     base = old["params"]
     rng_seed = cfg.cma_seed if rng_seed is None else int(rng_seed)
@@ -418,6 +417,7 @@ def try_change(changes: dict[str, Any], *, why: str = "", workers: int = 2, conf
                          "give only changes")
     changes = {k: getattr(changed_p, k) for k in changes}  # the validated values, in the field's type
     new = {**base, **changes}
+    _writable_folder(out_dir)  # after the changes are validated: a refused --try creates nothing
     seeds = _seeds(TRY_SEED0, cfg.try_seeds)
     log(f"try: {', '.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in changes.items())} "
         f"against the point on {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), not those that chose it")
