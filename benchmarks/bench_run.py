@@ -5,7 +5,7 @@
     python benchmarks/bench_run.py --quick    # the calibrated baseline and 25k only
 
 The first row is what `make run` simulates: scenarios/baseline.toml, whose calibrated parameters grow
-the plant population to about 60,000 by 2016 (the defaults: about 30,000).
+the plant population to about 70,000 by 2016 (the defaults: about 30,000).
 
 Each scale runs in a fresh subprocess so that peak memory (max RSS) is its own. Times exclude
 interpreter start-up and imports; "run" is AMModel construction + 43 yearly steps, "collect" builds

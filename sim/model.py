@@ -306,7 +306,9 @@ class AMModel(mesa.Model):
         ok_dui = innovation.draw_successes(dui_cells[pl.region * S + pl.sector], pl.dui_cap, u[1])
         lp = lp + self._log_gain[ok_sti.view(np.int8) + 2 * ok_dui.view(np.int8)]
         lp = innovation.foreign_technology_transfer(lp, pl.foreign, p.foreign_productivity_growth)
-        lp = innovation.diffusion_log(lp, pl.weight, pl.sector, S, p.diffusion, wsum)
+        rate = p.diffusion * (p.diffusion_late if self.year >= p.diffusion_slowdown_year else 1.0)
+        lp = innovation.diffusion_log(lp, pl.weight, pl.sector, S, rate, wsum, pl.foreign,
+                                      p.diffusion_foreign_reference)
         pl.set("sti_cap", innovation.update_capability(pl.sti_cap, ok_sti, p.capability_learning))
         pl.set("dui_cap", innovation.update_capability(pl.dui_cap, ok_dui, p.capability_learning))
         return lp

@@ -102,6 +102,13 @@ class Params(BaseModel):
     combination_gain: float = _p(0.03, 0.0, 0.3, "extra productivity gain when STI and DUI succeed together")
     diffusion: float = _p(0.05, 0.0, 1.0, "share of the gap to the sector's mean log productivity that a laggard "
                                           "closes each year by imitation")
+    diffusion_late: float = _p(1.0, 0.0, 1.0, "diffusion from diffusion_slowdown_year on, as a share of its earlier "
+                                              "rate: the slowdown of catch-up to the frontier (Andrews, Criscuolo "
+                                              "and Gal 2016)")
+    diffusion_slowdown_year: float = _p(2000.0, 1973.0, 2016.0, "year from which diffusion_late applies")
+    diffusion_foreign_reference: float = _p(1.0, 0.0, 1.0, "weight of foreign-owned plants in the mean that "
+                                                           "laggards imitate (1: all plants by output; 0: "
+                                                           "GB-owned plants only)")
     foreign_productivity_growth: float = _p(0.01, 0.0, 0.05, "yearly log productivity gain of foreign-owned plants "
                                                           "over GB-owned ones (technology transfer from the parent "
                                                           "group)")

@@ -3,6 +3,7 @@ targets file, the [calibration] table, `sim calibrate` options that the chosen m
 a resumed search whose settings have changed since it started."""
 
 import pickle
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -61,24 +62,6 @@ def test_the_shipped_targets_name_known_statistics_once_each():
     assert len({t.statistic for t in ts}) == len(ts) == len({t.name for t in ts}) == 67
 
 
-def test_the_calibration_leads_are_valid_parameter_sets_that_say_they_are_not_shipped():
-    """A lead (calibration/leads/*/calibrated.toml) is a point a later stage 2 can start from (``--out``
-    that folder): every parameter known and in range, and its status saying no scenario uses it."""
-    import tomllib
-
-    from calibration.report import calibrated_params
-    from sim.params import make_params
-
-    leads = sorted(Path("calibration/leads").glob("*/calibrated.toml"))
-    assert leads
-    shipped = set(calibrated_params(Path("calibration/calibrated.toml")))
-    for lead in leads:
-        doc = tomllib.loads(lead.read_text(encoding="utf-8"))
-        make_params(doc["params"])  # refuses an unknown parameter or a value out of range
-        assert shipped <= set(doc["params"]), lead  # it sets every calibrated parameter
-        assert "not the shipped point" in doc["provenance"]["status"]
-
-
 @pytest.mark.parametrize("change, message", [
     (("population_size = 4", "populaton_size = 4"), r"calibration: unknown key\(s\) \['populaton_size'\]; "
                                                    r"allowed: .*population_size"),
@@ -109,7 +92,10 @@ def test_a_malformed_calibration_table_is_refused_naming_the_field(tmp_path, cha
 
 def test_the_shipped_calibration_file_loads():
     cfg = CalibrationConfig.load()
-    assert len(cfg.free) == 15 and not set(cfg.free) & set(cfg.fixed)
+    assert len(cfg.free) == 18 and not set(cfg.free) & set(cfg.fixed)
+    # the shipped posterior was estimated with the shipped configuration's free parameters
+    shipped = tomllib.loads((Path(__file__).parents[1] / "calibration" / "calibrated.toml").read_text())
+    assert shipped["provenance"]["posterior"]["free_parameters"] == list(cfg.free)
 
 
 def _centred_config(tmp_path):

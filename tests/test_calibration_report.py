@@ -216,6 +216,26 @@ def test_median_map_correlation_is_one_for_the_observed_map_and_falls_when_a_reg
     assert "median map of 2016 correlates with the observed one: " in "\n".join(R._misses_lines(fit))
 
 
+def test_moves_that_follow_an_attribute_are_predicted_out_of_sample_and_unrelated_ones_are_not():
+    """The T5 bound: a change in share that is a linear function of a regional attribute is predicted
+    exactly by the leave-one-region-out fit; a change unrelated to the attributes is not, and the
+    prediction then does no better than the start map."""
+    rng = np.random.default_rng(5)
+    start = rng.dirichlet(np.ones(40))
+    attr = rng.normal(size=(40, 3))
+    end = start + 0.015 * (attr[:, 0] - attr[:, 0].mean())
+    assert np.corrcoef(start, end)[0, 1] < 0.8  # the start map alone predicts it poorly
+    assert R.loo_move_correlation(start, end, attr) == pytest.approx(1.0)
+    shock = np.zeros(40)
+    shock[rng.choice(40, 4, replace=False)] = [0.06, -0.05, 0.05, -0.06]
+    end = start + shock
+    assert R.loo_move_correlation(start, end, attr) < 0.9
+    assert R.loo_move_correlation(start, end, attr) <= np.corrcoef(start, end)[0, 1] + 0.05
+    by_group = R.observed_move_predictability()
+    assert set(by_group) == set(R.observed_persistence())
+    assert all(-1 <= v <= 1 for v in by_group.values())
+
+
 def test_regional_shares_are_each_groups_shares_of_simulated_output():
     from fake_run import fake_panel
     from sim import observed as obs

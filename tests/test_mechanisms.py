@@ -87,6 +87,25 @@ def test_diffusion_narrows_the_gap_without_moving_leaders():
     assert out[0] == pytest.approx(0.8 * lp[0]) and out[1] == lp[1] and out[2] == lp[2]
 
 
+def test_diffusion_imitates_the_gb_owned_mean_when_foreign_plants_are_left_out_of_the_reference():
+    """Hand-worked: GB plants at ln A = -1 and 0 (weight 1 each), a foreign plant at 2 (weight 2), rate 0.5.
+    All plants in the mean (reference 1): mean (-1 + 0 + 4) / 4 = 0.75, so both GB plants move up
+    half their gap. GB-owned mean only (reference 0): mean -0.5, so only the plant at -1 moves, to -0.75.
+    Half weight (0.5): foreign weight 1, mean (-1 + 0 + 2) / 3 = 1/3. The foreign leader never moves."""
+    lp, w = np.array([-1.0, 0.0, 2.0]), np.array([1.0, 1.0, 2.0])
+    sec, foreign = np.zeros(3, dtype=np.int64), np.array([False, False, True])
+
+    def diffuse(ref):
+        return innovation.diffusion_log(lp, w, sec, 1, 0.5, foreign=foreign, foreign_reference=ref)
+
+    assert diffuse(1.0) == pytest.approx([-1 + 0.5 * 1.75, 0.375, 2.0])
+    assert diffuse(0.0) == pytest.approx([-0.75, 0.0, 2.0])
+    assert diffuse(0.5) == pytest.approx([-1 + 0.5 * (4 / 3), 1 / 6, 2.0])
+    # the precomputed sector total of all plants' weights is ignored when foreign plants count less
+    assert innovation.diffusion_log(lp, w, sec, 1, 0.5, wsum=np.array([4.0]), foreign=foreign,
+                                    foreign_reference=0.0) == pytest.approx(diffuse(0.0))
+
+
 def test_acquired_plants_gain_the_boost_in_log_productivity():
     out = acquisition.acquisition_gain(np.array([0.1, 0.1]), np.array([True, False]), 0.4)
     assert out == pytest.approx([0.5, 0.1])

@@ -237,6 +237,37 @@ def test_technology_transfer_to_foreign_plants_shifts_output_from_gb_incumbents(
     assert foreign_share(0.04) > foreign_share(0.0) + 0.03
 
 
+def test_leaving_foreign_plants_out_of_the_imitated_mean_keeps_their_productivity_edge():
+    """Mechanism 2c: when GB laggards imitate the GB-owned mean instead of a mean that includes the
+    foreign plants' transferred technology, the foreign edge survives diffusion, and replicator
+    competition gives foreign-owned plants a larger output share."""
+    def foreign_share(ref):
+        return np.mean([sim.simulate(None, params={**SMALL, "diffusion": 0.3, "foreign_productivity_growth": 0.03,
+                                                   "diffusion_foreign_reference": ref}, seed=s)
+                        .model_vars["foreign_output_share"].iloc[-1] for s in range(3)])
+
+    assert foreign_share(0.0) > foreign_share(1.0) + 0.02
+
+
+def test_a_diffusion_slowdown_leaves_earlier_years_unchanged_and_then_lets_productivity_spread():
+    """Mechanism 2c: with diffusion stopping in 2000 (``diffusion_late`` 0), the run is the same to 1999
+    (same seed); by 2016 laggards have stopped catching up, so log productivity is more dispersed
+    within sectors than with diffusion going on."""
+    def run(late):
+        m = AMModel(rng=7, **SMALL, diffusion=0.2, diffusion_late=late, diffusion_slowdown_year=2000)
+        for _ in range(1999 - 1973):
+            m.step()
+        before = m.plants.prod.copy()
+        m.run_model()
+        lp, sec = np.log(m.plants.prod), m.plants.sector
+        return before, np.mean([lp[sec == s].std() for s in np.unique(sec)])
+
+    before_on, spread_on = run(1.0)
+    before_off, spread_off = run(0.0)
+    assert np.array_equal(before_on, before_off)
+    assert spread_off > spread_on + 0.05
+
+
 def test_removing_plants_keeps_every_other_plant_and_aligned_arrays():
     from sim.plants import PlantTable
 

@@ -83,12 +83,21 @@ def update_capability(cap: np.ndarray, success: np.ndarray, learning: float) -> 
 
 
 def diffusion_log(lp: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sectors: int, rate: float,
-                  wsum: np.ndarray | None = None) -> np.ndarray:
+                  wsum: np.ndarray | None = None, foreign: np.ndarray | None = None,
+                  foreign_reference: float = 1.0) -> np.ndarray:
     """Knowledge diffusion (imitation) on log productivity: each plant below its sector's
     output-weighted mean closes a share ``rate`` of its gap, ``lp + rate x max(mean_s lp - lp, 0)``;
     leaders are unaffected, which keeps the productivity distribution from spreading without bound.
-    ``wsum``, the sector totals of ``weight``, may be passed when already known. Reference: Nelson and
+    ``foreign_reference`` is the weight of foreign-owned plants (``foreign``) in that mean: 1 counts
+    every plant by its output; 0 makes the mean that of GB-owned plants, so that what foreign plants
+    draw from their groups abroad does not spill over to GB plants by imitation alone (the parent's
+    technology is firm-specific: Markusen 1995; on average no intra-industry spillover from
+    foreign-owned to domestic UK firms: Girma, Greenaway and Wakelin 2001). ``wsum``, the sector totals of ``weight``, may
+    be passed when already known (used only when ``foreign_reference`` is 1). Reference: Nelson and
     Winter (1982), imitation in evolutionary growth models."""
+    if foreign is not None and foreign_reference != 1.0:
+        weight = weight * np.where(foreign, foreign_reference, 1.0)
+        wsum = None
     if wsum is None:
         wsum = np.bincount(sector, weights=weight, minlength=n_sectors)
     mean = np.bincount(sector, weights=weight * lp, minlength=n_sectors) / np.maximum(wsum, 1e-300)
