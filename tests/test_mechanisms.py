@@ -106,6 +106,16 @@ def test_diffusion_imitates_the_gb_owned_mean_when_foreign_plants_are_left_out_o
                                     foreign_reference=0.0) == pytest.approx(diffuse(0.0))
 
 
+def test_a_sector_of_foreign_plants_only_imitates_nothing_when_only_gb_plants_are_the_reference():
+    """Sector 1 holds only foreign plants (below zero log productivity): with the GB-owned reference it
+    has no mean, so its plants stay put rather than being pulled towards 0; sector 0 diffuses as usual."""
+    lp = np.array([-1.0, 1.0, -2.0, -0.5])
+    sec = np.array([0, 0, 1, 1])
+    foreign = np.array([False, False, True, True])
+    out = innovation.diffusion_log(lp, np.ones(4), sec, 2, 0.5, foreign=foreign, foreign_reference=0.0)
+    assert out == pytest.approx([-0.5, 1.0, -2.0, -0.5])
+
+
 def test_acquired_plants_gain_the_boost_in_log_productivity():
     out = acquisition.acquisition_gain(np.array([0.1, 0.1]), np.array([True, False]), 0.4)
     assert out == pytest.approx([0.5, 0.1])

@@ -93,7 +93,9 @@ def diffusion_log(lp: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sect
     draw from their groups abroad does not spill over to GB plants by imitation alone (the parent's
     technology is firm-specific: Markusen 1995; on average no intra-industry spillover from
     foreign-owned to domestic UK firms: Girma, Greenaway and Wakelin 2001). ``wsum``, the sector totals of ``weight``, may
-    be passed when already known (used only when ``foreign_reference`` is 1). Reference: Nelson and
+    be passed when already known (used only when ``foreign_reference`` is 1). A sector without reference
+    plants (all foreign-owned, with ``foreign_reference`` 0) has no mean, and its plants imitate nothing.
+    Reference: Nelson and
     Winter (1982), imitation in evolutionary growth models."""
     if foreign is not None and foreign_reference != 1.0:
         weight = weight * np.where(foreign, foreign_reference, 1.0)
@@ -101,6 +103,7 @@ def diffusion_log(lp: np.ndarray, weight: np.ndarray, sector: np.ndarray, n_sect
     if wsum is None:
         wsum = np.bincount(sector, weights=weight, minlength=n_sectors)
     mean = np.bincount(sector, weights=weight * lp, minlength=n_sectors) / np.maximum(wsum, 1e-300)
+    mean = np.where(wsum > 0, mean, -np.inf)  # a sector with no reference plants: nothing to imitate
     return lp + rate * np.maximum(mean[sector] - lp, 0.0)
 
 
