@@ -114,10 +114,15 @@ def recovery(out: str | Path, *, budget: int, truth: str | dict = "point", confi
                                  shipped=shipped if shipped.is_file() else None, seconds=sampling_seconds(db))
 
 
+EDGE_SHARE = 0.01  # a truth this close to a prior bound (share of the range) is "at the edge"
+
+
 def recovery_table(post: pd.DataFrame, truth: dict, cfg: CalibrationConfig,
                    shipped: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per free parameter: truth, weighted posterior median and 90% band, whether the band holds
-    the truth, the band's width over the prior's, and (with ``shipped``) the same width ratio of the
+    the truth, the band's width over the prior's, whether the truth lies at an edge of its prior (within
+    ``EDGE_SHARE`` of the range: a central 90% band of a posterior confined to the prior cannot hold such
+    a truth however well the targets identify it), and (with ``shipped``) the same width ratio of the
     shipped posterior."""
     rows = []
     for p in cfg.free:
@@ -126,7 +131,8 @@ def recovery_table(post: pd.DataFrame, truth: dict, cfg: CalibrationConfig,
         plo, phi = cfg.bounds[p]
         row = {"parameter": p, "truth": truth[p], "posterior_median": _wquantile(x, w, 0.5),
                "q05": lo, "q95": hi, "recovered": lo <= truth[p] <= hi,
-               "band_vs_prior": (hi - lo) / (phi - plo), "identified": (hi - lo) / (phi - plo) < 0.5}
+               "band_vs_prior": (hi - lo) / (phi - plo), "identified": (hi - lo) / (phi - plo) < 0.5,
+               "at_prior_edge": min(truth[p] - plo, phi - truth[p]) < EDGE_SHARE * (phi - plo)}
         if shipped is not None and p in shipped:
             sx, sw = shipped[p].to_numpy(), shipped["weight"].to_numpy()
             row["shipped_band_vs_prior"] = (_wquantile(sx, sw, 0.95) - _wquantile(sx, sw, 0.05)) / (phi - plo)
@@ -159,7 +165,15 @@ def write_recovery_report(out: Path, history, truth: dict, cfg: CalibrationConfi
              f"Identified (band narrower than half the prior range): {int(tab['identified'].sum())} of {len(tab)}.",
              "", f"The truth lies at the centre of its prior for {at_centre} of {len(tab)} parameters (the priors are "
              "local, centred on the point estimate, clipped at the documented ranges), where a posterior no "
-             "narrower than the prior holds it trivially: read 'recovered' together with the band's width.", ""]
+             "narrower than the prior holds it trivially: read 'recovered' together with the band's width."]
+    edge = tab[tab["at_prior_edge"]]
+    if len(edge):
+        missed = edge[~edge["recovered"]]
+        lines[-1] += (f" The truth lies at an edge of its prior (within {EDGE_SHARE:.0%} of the range) for {len(edge)}: "
+                      f"{', '.join(edge['parameter'])}. A central 90% band inside the prior cannot hold such a truth, so "
+                      f"{len(missed)} of the {int((~tab['recovered']).sum())} misses are of this kind"
+                      + (f" ({', '.join(missed['parameter'])})" if len(missed) else "") + ".")
+    lines.append("")
     head = "| parameter | truth | posterior median | 90% band | band / prior range | recovered | identified |"
     rule = "|---|---|---|---|---|---|---|"
     if "shipped_band_vs_prior" in tab:

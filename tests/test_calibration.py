@@ -178,6 +178,21 @@ def test_pseudo_data_on_fresh_seeds_do_not_hand_the_truth_a_zero_distance():
     assert distance(SimulationModel(cfg.seeds, cfg.fixed)({"exit_rate": 0.05}), tg) > 0
 
 
+def test_recovery_table_flags_a_truth_at_the_edge_of_its_prior_that_a_central_band_cannot_hold():
+    """A posterior piled against the lower bound, where the truth is: its 5% quantile lies above the bound,
+    so the truth is 'not recovered' though the posterior points at it; the table says it is an edge truth.
+    An interior truth inside its band is recovered and not at the edge."""
+    from calibration.recovery import recovery_table
+
+    rng = np.random.default_rng(0)
+    post = pd.DataFrame({"a": rng.uniform(0.0, 0.1, 500), "b": rng.uniform(0.4, 0.6, 500), "weight": 1.0})
+    cfg = CalibrationConfig(free=["a", "b"], seeds=[0], fixed={}, bounds={"a": (0.0, 1.0), "b": (0.0, 1.0)})
+    tab = recovery_table(post, {"a": 0.0, "b": 0.5}, cfg).set_index("parameter")
+    assert not tab.loc["a", "recovered"] and tab.loc["a", "at_prior_edge"]
+    assert tab.loc["b", "recovered"] and not tab.loc["b", "at_prior_edge"]
+    assert tab.loc["b", "band_vs_prior"] == pytest.approx(0.18, abs=0.02)
+
+
 @pytest.mark.slow
 def test_tiny_recovery_check_runs_reports_and_resumes_the_same_history(tmp_path):
     import json
