@@ -315,11 +315,13 @@ def settings_changes(saved: dict, now: dict) -> list[str]:
 
 
 def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, workers: int = 2,
-            scheduler: str | None = None, resume: bool = False, model=None, log=print):
+            scheduler: str | None = None, resume: bool = False, model=None, start=None, log=print):
     """Run (or resume) an ABC-SMC calibration; returns the pyabc History.
 
     ``budget`` caps the total number of simulated parameter points (each runs ``len(config.seeds)``
-    seeds). With ``resume``, the last run stored in ``db`` continues with the remaining budget.
+    seeds). With ``resume``, the last run stored in ``db`` continues with the remaining budget. With
+    ``start`` (a :class:`calibration.continuation.ShippedGeneration`), a new history in ``db`` begins at
+    that generation of an earlier run and continues it; its points count towards ``budget``.
     """
     import pyabc
 
@@ -336,10 +338,27 @@ def run_abc(db: str | Path, *, budget: int, config: CalibrationConfig, targets, 
     abc = pyabc.ABCSMC(model, prior(config.bounds), TargetDistance(targets), population_size=config.population_size,
                        sampler=sampler, transitions=transition)
     try:
+        if start is not None:
+            _seed(abc, db, url, start, run_settings(config, targets), targets, log)
+            resume = True
         return _sample(abc, db, url, budget=budget, config=config, targets=targets, resume=resume, log=log)
     finally:
         if scheduler:  # the Dask client this run opened (the cluster itself is not ours to close)
             sampler.shutdown()
+
+
+def _seed(abc, db: Path, url: str, start, settings: dict, targets, log) -> None:
+    """Start the new history ``db`` at the shipped generation ``start``, with its settings (and where it
+    came from) and the sampling time of the run it continues."""
+    from calibration.continuation import seed_history
+
+    if db.exists():
+        raise FileExistsError(f"{db} exists; a continued posterior starts a new history: choose another --db")
+    seed_history(abc, url, start, observed_placeholder(targets))
+    settings_file(db).write_text(json.dumps({**settings, "continued_from": start.origin}, indent=1))
+    cost_file(db).write_text(json.dumps({"seconds": start.sampling_seconds}))
+    log(f"new history {db} starts at generation {start.t} of {start.origin['posterior']} "
+        f"({start.simulated_points} points simulated in that run, epsilon {start.epsilon:.1f})")
 
 
 def _sample(abc, db: Path, url: str, *, budget: int, config: CalibrationConfig, targets, resume: bool, log):

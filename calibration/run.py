@@ -28,6 +28,7 @@ import pandas as pd
 
 from calibration.abc import (CONFIG_FILE, HERE, CalibrationConfig, posterior_sample, run_abc, sampling_seconds,
                              stored_centre)
+from calibration.continuation import continued_from
 from calibration.criteria import DoneCriteria
 from calibration.optimise import confirm, write_calibrated
 from calibration.seeds import CONFIRM_SEED0, LOCAL_SEED0, SCREEN_SEED0, TRY_SEED0, VERIFY_SEED0
@@ -39,17 +40,31 @@ from sim.files import atomic_write
 def calibrate(*, budget: int, resume: bool = False, scheduler: str | None = None, workers: int = 2,
               db: str | Path = "runs/calibration/abc.db", config: str | Path = CONFIG_FILE,
               targets: str | Path = TARGETS_FILE, out_dir: str | Path = HERE,
-              population_size: int | None = None, generations: int | None = None, log=print) -> Path:
+              population_size: int | None = None, generations: int | None = None,
+              continue_from: str | Path | None = None, log=print) -> Path:
+    """ABC-SMC around the point estimate, then the shipped result (:func:`write_result`). With
+    ``continue_from`` (a ``posterior.csv`` with its ``calibrated.toml`` beside it), a new history ``db``
+    starts at that posterior's generation and continues it (:mod:`calibration.continuation`)."""
+    if continue_from is not None and resume:
+        raise ValueError("--continue-from starts a new history from a shipped posterior; --resume continues a "
+                         "stored one: give one of them")
     cfg = stage2_config(config, out_dir, log, centre=stored_centre(db) if resume else None)
     if population_size:
         cfg.population_size = population_size
     if generations:
         cfg.generations = generations
     tg = load_targets(targets)
+    start = None
+    if continue_from is not None:
+        from calibration.continuation import shipped_generation
+
+        if Path(db).exists():
+            raise FileExistsError(f"{db} exists; a continued posterior starts a new history: choose another --db")
+        start = shipped_generation(continue_from, cfg, tg, workers=workers, log=log)
     log(f"ABC-SMC: {len(cfg.free)} free parameters, {len(tg)} targets, {cfg.population_size} particles per "
         f"generation, {len(cfg.seeds)} seeds per point, budget {budget} points, history {db}")
     history = run_abc(db, budget=budget, config=cfg, targets=tg, workers=workers, scheduler=scheduler,
-                      resume=resume, log=log)
+                      resume=resume, start=start, log=log)
     return write_result(history, cfg, budget, out_dir, db, targets=tg, workers=workers, log=log)
 
 
@@ -74,7 +89,8 @@ def history_candidates(history, top: int) -> pd.DataFrame:
     """The ``top`` accepted particles (all generations) with the smallest distances: one row each, the
     free parameters, ``distance`` and ``generation``."""
     cands = []
-    for t in range(history.max_t + 1):
+    # every stored generation (a history continued from a shipped posterior begins at a later one)
+    for t in sorted(int(t) for t in history.get_all_populations()["t"] if t >= 0):
         df, _ = history.get_distribution(t=t)
         d = history.get_weighted_distances(t=t)["distance"].to_numpy()
         df = df.reset_index(drop=True).assign(distance=d, generation=t)
@@ -244,6 +260,8 @@ def write_result(history, cfg: CalibrationConfig, budget: int, out_dir: str | Pa
         "best_distance_last_generation": float(dist.min()),
         "history": str(db),
     }
+    if origin := continued_from(db):  # the history began at a shipped generation of an earlier run
+        posterior["continued_from"] = origin
     path = adopt_best(history_candidates(history, cfg.refine_top), cfg, targets, out_dir, posterior,
                       workers=workers, log=log)
     cols = [*cfg.free, "weight"]

@@ -7,7 +7,8 @@
     sim report RUN_DIR [--out DIR]
     sim params            (every parameter with its default and range)
     sim validate SCENARIO.toml
-    sim calibrate [--budget N] [--resume] [--scheduler ADDR] [--population P] [--generations G] [--db DB]
+    sim calibrate [--budget N] [--resume | --continue-from POSTERIOR] [--scheduler ADDR] [--population P]
+                  [--generations G] [--db DB]
                   | --optimise [--budget N] [--resume] [--dir DIR] | --screen [--budget N] [--screen-seed S]
                   | --try NAME=VALUE... [--why TEXT] | --reselect | --report [--seeds K] [--from DIR]
                   | --recovery [--budget N] [--truth point|middle] [--resume] [--population P] [--generations G]
@@ -135,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--scheduler", default=None, help="dask.distributed scheduler address (tcp://HOST:PORT)")
     c.add_argument("--workers", type=_positive_int, default=2, help="local worker processes (default 2)")
     c.add_argument("--db", type=Path, default=Path("runs/calibration/abc.db"), help="SQLite history")
+    c.add_argument("--continue-from", dest="continue_from", type=Path, default=None, metavar="POSTERIOR",
+                   help="start a new history (--db) at the last generation of a shipped posterior (a posterior.csv with "
+                   "its calibrated.toml beside it, e.g. calibration/posterior.csv) and continue it; every particle is "
+                   "first re-run and must reproduce its stored distance. --budget counts that run's points too")
     c.add_argument("--population", type=_positive_int, default=None, help="particles per generation")
     c.add_argument("--generations", type=_positive_int, default=None, help="maximum generations")
     c.add_argument("--out", type=Path, default=None, help="where calibrated.toml and posterior.csv are "
@@ -337,7 +342,7 @@ def _assignments(items: list[str]) -> dict[str, Any]:
 # the options of `sim calibrate` that each mode reads (--workers and --out: all of them)
 _CALIBRATE_MODES = ("recovery", "reselect", "report", "try_", "screen", "optimise")
 _CALIBRATE_OPTIONS = {
-    "abc": {"budget", "resume", "scheduler", "db", "population", "generations"},
+    "abc": {"budget", "resume", "scheduler", "db", "population", "generations", "continue_from"},
     "optimise": {"budget", "resume", "dir"},
     "screen": {"budget", "dir", "screen_seed"},
     "try_": {"why"},
@@ -424,7 +429,8 @@ def _calibrate(a: argparse.Namespace) -> int:
     if not a.resume and a.db.exists():
         return _fail(f"--db {a.db} exists; use --resume to continue it, or choose another --db")
     path = calibrate(budget=a.budget, resume=a.resume, scheduler=a.scheduler, workers=a.workers, db=a.db,
-                     population_size=a.population, generations=a.generations, log=_log, **kw)
+                     population_size=a.population, generations=a.generations, continue_from=a.continue_from,
+                     log=_log, **kw)
     print(f"wrote {path}")
     return 0
 

@@ -154,6 +154,66 @@ def test_tiny_calibration_runs_end_to_end_and_resumes_the_same_history(tmp_path)
     assert pyabc.History(f"sqlite:///{db}").max_t == 1
 
 
+def test_a_shipped_posterior_continues_in_a_new_history_and_a_changed_one_is_refused(tmp_path):
+    import pyabc
+
+    from calibration.abc import sampling_seconds
+    from calibration.run import calibrate
+
+    cfg = tmp_path / "cal.toml"
+    cfg.write_text(TINY_CONFIG)
+    quiet = lambda *a: None  # noqa: E731
+    shipped = tmp_path / "shipped"
+    calibrate(budget=200, db=tmp_path / "first.db", config=cfg, out_dir=shipped, workers=1, generations=1, log=quiet)
+    post = pd.read_csv(shipped / "posterior.csv")
+    first = tomllib.loads((shipped / "calibrated.toml").read_text())["provenance"]["posterior"]
+
+    # the first history is gone (not shipped): a new one starts at the shipped generation and continues it
+    db = tmp_path / "continued.db"
+    calibrate(budget=400, db=db, config=cfg, out_dir=shipped, workers=1, generations=2,
+              continue_from=shipped / "posterior.csv", log=quiet)
+    h = pyabc.History(f"sqlite:///{db}")
+    assert h.max_t == 1
+    df, w = h.get_distribution(t=0)
+    np.testing.assert_allclose(df[["exit_rate", "beta_agglomeration"]].to_numpy(),
+                               post[["exit_rate", "beta_agglomeration"]].to_numpy())
+    np.testing.assert_allclose(w, post["weight"])
+    # the distances were re-run, not copied, and the next generation's epsilon is below the shipped one
+    np.testing.assert_allclose(h.get_weighted_distances(t=0)["distance"], post["distance"], rtol=1e-9)
+    eps = h.get_all_populations().set_index("t")["epsilon"]
+    assert eps[1] < first["final_epsilon"]
+    # the budget and the cost continue the first run's
+    assert h.total_nr_simulations > first["simulated_points"]
+    assert sampling_seconds(db) >= 60 * first["sampling_minutes"]
+    doc = tomllib.loads((shipped / "calibrated.toml").read_text())["provenance"]["posterior"]
+    assert doc["generations"] == 2 and doc["simulated_points"] == h.total_nr_simulations
+    assert doc["continued_from"]["generation"] == 0 and doc["continued_from"]["check_runs"] == 4
+    assert len(pd.read_csv(shipped / "posterior.csv")) == 4
+
+    # a posterior whose particles no longer reproduce their distances (another model, targets or fixed
+    # parameters) is refused, naming the particles, before any history is written
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "calibrated.toml").write_text((shipped / "calibrated.toml").read_text())
+    changed = pd.read_csv(shipped / "posterior.csv")
+    changed.loc[2, "distance"] += 1.0
+    changed.to_csv(bad / "posterior.csv", index=False)
+    with pytest.raises(ValueError, match=r"1 of 4 particles do not reproduce.*particle 2"):
+        calibrate(budget=400, db=tmp_path / "x.db", config=cfg, out_dir=bad, workers=1, generations=3,
+                  continue_from=bad / "posterior.csv", log=quiet)
+    assert not (tmp_path / "x.db").exists()
+    # ... as is one sampled under other priors, naming them, and a history that already exists
+    cfg.write_text(TINY_CONFIG.replace("exit_rate = [0.03, 0.08]", "exit_rate = [0.03, 0.05]"))
+    with pytest.raises(ValueError, match=r"mix two calibrations: priors \(stored"):
+        calibrate(budget=400, db=tmp_path / "y.db", config=cfg, out_dir=shipped, workers=1, generations=3,
+                  continue_from=shipped / "posterior.csv", log=quiet)
+    cfg.write_text(TINY_CONFIG)
+    with pytest.raises(FileExistsError, match="choose another --db"):
+        calibrate(budget=400, db=db, config=cfg, out_dir=shipped, workers=1, generations=3,
+                  continue_from=shipped / "posterior.csv", log=quiet)
+    assert not (tmp_path / "y.db").exists()
+
+
 def test_pseudo_targets_are_zero_distance_at_the_truth():
     from calibration.abc import SimulationModel
     from calibration.recovery import pseudo_targets

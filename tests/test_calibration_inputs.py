@@ -185,6 +185,8 @@ def test_reselect_holds_the_other_parameters_at_the_out_folders_point(tmp_path, 
     (["--optimise", "--screen"], r"--screen and --optimise are different commands"),
     (["--report", "--recovery"], r"--recovery and --report are different commands"),
     (["--try", "exit_rate=0.05", "--resume"], r"--resume: not read by --try"),
+    (["--report", "--continue-from", "calibration/posterior.csv"], r"--continue-from: not read by --report"),
+    (["--recovery", "--continue-from", "calibration/posterior.csv"], r"--continue-from: not read by --recovery"),
 ])
 def test_calibrate_refuses_options_its_mode_would_ignore(tmp_path, capsys, args, message):
     import re
@@ -306,7 +308,8 @@ def test_a_screen_does_not_confirm_the_point_against_itself_when_it_leaves_free_
 _OPTION_VALUES = {"budget": ["--budget", "10"], "resume": ["--resume"], "scheduler": ["--scheduler", "tcp://h:1"],
                   "db": ["--db", "NEWDB"], "population": ["--population", "3"], "generations": ["--generations", "2"],
                   "dir": ["--dir", "NEWDIR"], "screen_seed": ["--screen-seed", "7"], "why": ["--why", "because"],
-                  "seeds": ["--seeds", "3"], "truth": ["--truth", "middle"], "from_": ["--from", "FROM"]}
+                  "seeds": ["--seeds", "3"], "truth": ["--truth", "middle"], "from_": ["--from", "FROM"],
+                  "continue_from": ["--continue-from", "POSTERIOR"]}
 _MODE_FLAG = {"abc": [], "optimise": ["--optimise"], "screen": ["--screen"], "try_": ["--try", "exit_rate=0.05"],
               "reselect": ["--reselect"], "report": ["--report"], "recovery": ["--recovery"]}
 
@@ -323,7 +326,7 @@ def _fake_runners(monkeypatch, calls):
 
 # which options each mode reads (besides --workers and --out), as the runners' signatures take them
 _READS = {
-    "abc": {"budget", "resume", "scheduler", "db", "population", "generations"},
+    "abc": {"budget", "resume", "scheduler", "db", "population", "generations", "continue_from"},
     "optimise": {"budget", "resume", "dir"},
     "screen": {"budget", "dir", "screen_seed"},
     "try_": {"why"},
@@ -354,7 +357,7 @@ def test_calibrate_accepts_every_option_its_mode_reads_and_passes_it_on(tmp_path
                       "db": kw.get("db"), "population": kw.get("population_size"),
                       "generations": kw.get("generations"), "dir": kw.get("folder"), "screen_seed": kw.get("rng_seed"),
                       "why": kw.get("why"), "seeds": kw.get("seeds"), "truth": kw.get("truth"),
-                      "from_": kw.get("calib_dir")}[opt]
+                      "from_": kw.get("calib_dir"), "continue_from": kw.get("continue_from")}[opt]
             assert str(passed) in (given, "True"), (mode, opt, passed)
 
 
