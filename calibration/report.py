@@ -512,11 +512,19 @@ def regional_moves(shares: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
     the dissimilarity index ``0.5 sum_r |s_r,2016 - s_r,1998|`` (the share of output that would have to
     move to turn one map into the other; Duncan and Duncan 1955), per seed for the model (median and 90%
     band), and the correlation across regions between the simulated (seeds' median) and the observed
-    changes in share: whether the model's moves go where the data's went. One row per group."""
+    changes in share: whether the model's moves go where the data's went. One row per group.
+
+    It also splits the 2016 T5 correlation of the seeds' median map with the observed one (``corr_model``)
+    into what the model's 1998 map and what its moves contribute, by swapping one of the two: ``corr_held`` is the
+    correlation the model's own 1998 map would reach if it did not move at all, ``corr_model_start_observed_moves``
+    that of its 1998 map plus the observed 1998-2016 changes, and ``corr_observed_start_model_moves`` that of
+    the observed 1998 map plus its changes (shares below zero set to zero). The first shows whether the
+    moves help or hurt, the other two which of the start and the moves stands between the model and 0.8."""
     w = shares.pivot_table(index=["seed", "group", "region"], columns="year", values="share", observed=True)
     if not {1998, 2016} <= set(w.columns):
         return pd.DataFrame(columns=["group", "observed_moved", "sim_moved", "sim_moved_q05", "sim_moved_q95",
-                                     "direction_corr"])
+                                     "direction_corr", "corr_model", "corr_held", "corr_model_start_observed_moves",
+                                     "corr_observed_start_model_moves"])
     # a seed in which the group has no output in either year has no map to compare: left out, not "moved 0"
     by = ["seed", "group"]
     moved = (0.5 * (w[2016] - w[1998]).abs()).groupby(level=by, observed=True).sum()
@@ -527,11 +535,23 @@ def regional_moves(shares: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
         if g not in f.index.get_level_values("group"):  # the simulated cube has groups the T5 targets do not
             continue
         d = f.loc[g]
-        do, ds = d[("observed", 2016)] - d[("observed", 1998)], d[("sim_median", 2016)] - d[("sim_median", 1998)]
+        o98, o16, s98 = d[("observed", 1998)], d[("observed", 2016)], d[("sim_median", 1998)]
+        do, ds = o16 - o98, d[("sim_median", 2016)] - s98
         rows.append({"group": g, "observed_moved": float(0.5 * do.abs().sum()), "sim_moved": float(m.median()),
                      "sim_moved_q05": float(m.quantile(0.05)), "sim_moved_q95": float(m.quantile(0.95)),
-                     "direction_corr": float(np.corrcoef(do, ds)[0, 1]) if ds.std() > 1e-12 else np.nan})
+                     "direction_corr": float(np.corrcoef(do, ds)[0, 1]) if ds.std() > 1e-12 else np.nan,
+                     "corr_model": _corr(d[("sim_median", 2016)], o16), "corr_held": _corr(s98, o16),
+                     "corr_model_start_observed_moves": _corr((s98 + do).clip(lower=0), o16),
+                     "corr_observed_start_model_moves": _corr((o98 + ds).clip(lower=0), o16)})
     return pd.DataFrame(rows)
+
+
+def _corr(a: pd.Series, b: pd.Series) -> float:
+    """Correlation across regions, NaN where either map is constant or missing."""
+    ok = a.notna() & b.notna()
+    if ok.sum() < 3 or a[ok].std() < 1e-12 or b[ok].std() < 1e-12:
+        return np.nan
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
 def _moves_lines(moves: pd.DataFrame) -> list[str]:
@@ -540,14 +560,47 @@ def _moves_lines(moves: pd.DataFrame) -> list[str]:
     lines = ["How far the regional map moves, 1998-2016: the share of each group's output that changes region "
              "(dissimilarity index of the 1998 and 2016 maps; per seed for the model, median and 90% band), and "
              "the correlation across regions between the simulated changes in share (the seeds' median map) and "
-             "the observed ones.", "",
-             "| group | observed moved % | simulated moved % (90% band) | correlation of the changes |",
-             "|---|---|---|---|"]
+             "the observed ones. The last three columns split the 2016 correlation of the seeds' median map with "
+             "the observed one by swapping the start or the moves: the model's 1998 map held unchanged, the "
+             "model's 1998 map plus the observed 1998-2016 changes, and the observed 1998 map plus the model's "
+             "changes.", "",
+             "| group | observed moved % | simulated moved % (90% band) | correlation of the changes | "
+             "2016 corr., model's 1998 map held | model's 1998 map + observed moves | observed 1998 map + model's "
+             "moves |",
+             "|---|---|---|---|---|---|---|"]
+    f2 = lambda v: "n/a" if not np.isfinite(v) else f"{v:.2f}"  # noqa: E731
     for r in moves.itertuples():
-        corr = "n/a" if np.isnan(r.direction_corr) else f"{r.direction_corr:.2f}"
         lines.append(f"| {r.group} | {100 * r.observed_moved:.1f} | {100 * r.sim_moved:.1f} "
-                     f"({100 * r.sim_moved_q05:.1f} to {100 * r.sim_moved_q95:.1f}) | {corr} |")
-    return [*lines, ""]
+                     f"({100 * r.sim_moved_q05:.1f} to {100 * r.sim_moved_q95:.1f}) | {f2(r.direction_corr)} | "
+                     f"{f2(r.corr_held)} | {f2(r.corr_model_start_observed_moves)} | "
+                     f"{f2(r.corr_observed_start_model_moves)} |")
+    return [*lines, "", _moves_verdict(moves), ""]
+
+
+def _moves_verdict(moves: pd.DataFrame, threshold: float | None = None) -> str:
+    """Which of the 1998 map and the 1998-2016 moves keeps each group whose seeds' median map of 2016 is
+    below ``threshold`` (default: the T5 criterion) from it, by the swaps of :func:`regional_moves`, and how
+    much the model's moves change the 2016 correlation against its own 1998 map held still."""
+    from calibration.criteria import T5_MIN_CORR
+
+    t = T5_MIN_CORR if threshold is None else threshold
+    below = moves["corr_model"] < t
+    start_ok = moves["corr_model_start_observed_moves"] >= t
+    moves_ok = moves["corr_observed_start_model_moves"] >= t
+    kinds = {
+        "the model's moves (its 1998 map would reach it with the observed moves; the observed 1998 map does not "
+        "with the model's moves)": start_ok & ~moves_ok,
+        "the model's 1998 map (the observed 1998 map would reach it with the model's moves; the model's map does "
+        "not with the observed moves)": ~start_ok & moves_ok,
+        "both (neither swap reaches it)": ~start_ok & ~moves_ok,
+        "neither alone (both swaps reach it)": start_ok & moves_ok,
+    }
+    parts = [f"{', '.join(moves.loc[below & m, 'group'])}: {k}" for k, m in kinds.items() if (below & m).any()]
+    gain = moves["corr_model"] - moves["corr_held"]
+    text = (f"What keeps the seeds' median map of 2016 below a correlation of {t:g}: " + "; ".join(parts) + "."
+            if parts else f"The seeds' median map of 2016 reaches a correlation of {t:g} in every group.")
+    return (text + " Against its own 1998 map held still, the model's moves change the 2016 correlation by "
+            + ", ".join(f"{g} {d:+.2f}" for g, d in zip(moves["group"], gain) if np.isfinite(d)) + ".")
 
 
 def _misses_lines(fit: pd.DataFrame, year: int = 2016) -> list[str]:

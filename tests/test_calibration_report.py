@@ -356,6 +356,46 @@ def test_regional_moves_measure_how_much_of_each_map_changes_and_whether_it_chan
     assert "| CJ (27) | " in "\n".join(R._moves_lines(m.reset_index()))
 
 
+def test_regional_moves_tell_whether_the_start_or_the_moves_keep_a_group_from_the_t5_correlation():
+    shares = _observed_shares(range(3))
+    pers = R.observed_persistence()
+    # a model that reproduces both observed maps: every swap gives the observed 2016 map itself
+    both = R.regional_moves(shares, R.regional_fit(shares)).set_index("group")
+    for col in ("corr_model", "corr_model_start_observed_moves", "corr_observed_start_model_moves"):
+        assert both[col].to_numpy() == pytest.approx(1.0)
+    # holding its 1998 map still reaches what the observed 1998 map predicts of 2016
+    assert both["corr_held"].to_dict() == pytest.approx(pers)
+    assert "reaches a correlation of 0.8 in every group" in R._moves_verdict(both.reset_index())
+
+    # a model that starts right and never moves: its 2016 map is its 1998 map, and it is the moves that
+    # keep the groups whose observed map moved most (1998-to-2016 correlation below 0.8) from 0.8
+    held = shares.copy()
+    base = held[held["year"] == 1998].set_index(["seed", "group", "region"])["share"]
+    late = held["year"] == 2016
+    held.loc[late, "share"] = base.reindex(pd.MultiIndex.from_frame(held.loc[late, ["seed", "group", "region"]])).to_numpy()
+    m = R.regional_moves(held, R.regional_fit(held)).set_index("group")
+    assert m["corr_model"].to_numpy() == pytest.approx(m["corr_held"].to_numpy())
+    assert m["corr_model_start_observed_moves"].to_numpy() == pytest.approx(1.0)
+    assert m["corr_observed_start_model_moves"].to_dict() == pytest.approx(pers)
+    low = sorted(g for g, v in pers.items() if v < 0.8)
+    assert low  # the observed data have such groups (CI and CJ)
+    verdict = R._moves_verdict(m.reset_index())
+    assert f"{', '.join(g for g in m.index if g in low)}: the model's moves" in verdict
+    assert "the model's 1998 map (" not in verdict
+    assert "moves change the 2016 correlation by 29 +0.00" in verdict
+    # the same, but with CK's map (both years) in the wrong regions: now its 1998 map is what stands in the way
+    wrong = held.copy()
+    for y in (1998, 2016):
+        ck = (wrong["year"] == y) & (wrong["group"] == "CK (28)")
+        for seed in range(3):
+            one = ck & (wrong["seed"] == seed)
+            wrong.loc[one, "share"] = wrong.loc[one, "share"].to_numpy()[::-1]
+    w = R.regional_moves(wrong, R.regional_fit(wrong)).set_index("group")
+    assert w.loc["CK (28)", "corr_model"] < 0.8 and w.loc["CK (28)", "corr_model_start_observed_moves"] < 0.8
+    assert w.loc["CK (28)", "corr_observed_start_model_moves"] == pytest.approx(pers["CK (28)"])
+    assert "CK (28): the model's 1998 map (" in R._moves_verdict(w.reset_index())
+
+
 def test_report_describes_every_verification_outcome():
     rec = {"t1_cells": 8, "criteria_met": 3, "t1_firm": 7, "criterion_units": 10, "passes": 57, "distance": 27.0}
     kept = {"seeds": [2000, 2001, 2002], "outcome": "previous point kept", "challenger": {**rec, "t1_firm": 6},
