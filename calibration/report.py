@@ -539,7 +539,7 @@ def regional_moves(shares: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
         do, ds = o16 - o98, d[("sim_median", 2016)] - s98
         rows.append({"group": g, "observed_moved": float(0.5 * do.abs().sum()), "sim_moved": float(m.median()),
                      "sim_moved_q05": float(m.quantile(0.05)), "sim_moved_q95": float(m.quantile(0.95)),
-                     "direction_corr": float(np.corrcoef(do, ds)[0, 1]) if ds.std() > 1e-12 else np.nan,
+                     "direction_corr": _corr(do, ds),
                      "corr_model": _corr(d[("sim_median", 2016)], o16), "corr_held": _corr(s98, o16),
                      "corr_model_start_observed_moves": _corr((s98 + do).clip(lower=0), o16),
                      "corr_observed_start_model_moves": _corr((o98 + ds).clip(lower=0), o16)})
@@ -547,7 +547,7 @@ def regional_moves(shares: pd.DataFrame, fit: pd.DataFrame) -> pd.DataFrame:
 
 
 def _corr(a: pd.Series, b: pd.Series) -> float:
-    """Correlation across regions, NaN where either map is constant or missing."""
+    """Correlation across regions, NaN where either map (or change) is constant or missing."""
     ok = a.notna() & b.notna()
     if ok.sum() < 3 or a[ok].std() < 1e-12 or b[ok].std() < 1e-12:
         return np.nan
@@ -568,22 +568,24 @@ def _moves_lines(moves: pd.DataFrame) -> list[str]:
              "2016 corr., model's 1998 map held | model's 1998 map + observed moves | observed 1998 map + model's "
              "moves |",
              "|---|---|---|---|---|---|---|"]
-    f2 = lambda v: "n/a" if not np.isfinite(v) else f"{v:.2f}"  # noqa: E731
     for r in moves.itertuples():
         lines.append(f"| {r.group} | {100 * r.observed_moved:.1f} | {100 * r.sim_moved:.1f} "
-                     f"({100 * r.sim_moved_q05:.1f} to {100 * r.sim_moved_q95:.1f}) | {f2(r.direction_corr)} | "
-                     f"{f2(r.corr_held)} | {f2(r.corr_model_start_observed_moves)} | "
-                     f"{f2(r.corr_observed_start_model_moves)} |")
+                     f"({100 * r.sim_moved_q05:.1f} to {100 * r.sim_moved_q95:.1f}) | {_fmt_corr(r.direction_corr)} | "
+                     f"{_fmt_corr(r.corr_held)} | {_fmt_corr(r.corr_model_start_observed_moves)} | "
+                     f"{_fmt_corr(r.corr_observed_start_model_moves)} |")
     return [*lines, "", _moves_verdict(moves), ""]
 
 
-def _moves_verdict(moves: pd.DataFrame, threshold: float | None = None) -> str:
-    """Which of the 1998 map and the 1998-2016 moves keeps each group whose seeds' median map of 2016 is
-    below ``threshold`` (default: the T5 criterion) from it, by the swaps of :func:`regional_moves`, and how
-    much the model's moves change the 2016 correlation against its own 1998 map held still."""
-    from calibration.criteria import T5_MIN_CORR
+def _fmt_corr(v: float) -> str:
+    return "n/a" if not np.isfinite(v) else f"{v:.2f}"
 
-    t = T5_MIN_CORR if threshold is None else threshold
+
+def _moves_verdict(moves: pd.DataFrame) -> str:
+    """Which of the 1998 map and the 1998-2016 moves keeps each group whose seeds' median map of 2016 is
+    below the T5 criterion from it, by the swaps of :func:`regional_moves`, and how much the model's moves
+    change the 2016 correlation against its own 1998 map held still."""
+    from calibration.criteria import T5_MIN_CORR as t
+
     below = moves["corr_model"] < t
     start_ok = moves["corr_model_start_observed_moves"] >= t
     moves_ok = moves["corr_observed_start_model_moves"] >= t
